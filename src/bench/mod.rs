@@ -1,0 +1,3 @@
+//! Benchmarks that run on the simulation kernel itself.
+
+pub mod phold;

@@ -1,0 +1,32 @@
+//! Simulated time: an integer count of microseconds since the start of the run.
+
+pub type Time = u64;
+
+pub const MICROS_PER_MS: u64 = 1_000;
+pub const MICROS_PER_SEC: u64 = 1_000_000;
+
+/// Whole milliseconds of a time (truncating), for protocol timestamps and CSV columns.
+#[inline]
+pub fn to_ms(t: Time) -> u64 {
+    t / MICROS_PER_MS
+}
+
+/// Milliseconds as a float with microsecond precision, for latencies in outputs.
+#[inline]
+pub fn to_ms_f64(t: Time) -> f64 {
+    t as f64 / MICROS_PER_MS as f64
+}
+
+#[inline]
+pub fn from_ms(ms: u64) -> Time {
+    ms.saturating_mul(MICROS_PER_MS)
+}
+
+#[inline]
+pub fn from_secs_f64(s: f64) -> Time {
+    if s.is_finite() && s > 0.0 {
+        (s * MICROS_PER_SEC as f64).round() as Time
+    } else {
+        0
+    }
+}

@@ -1,0 +1,66 @@
+//! Scenarios: the TOML schema, loading with file/line/column errors, `--set`, validation.
+
+pub mod duration;
+pub mod loader;
+pub mod schema;
+
+pub use duration::{Dur, SignedDur};
+pub use loader::{load_path, load_str, ScenarioError};
+pub use schema::*;
+
+use sha2::{Digest, Sha256};
+
+/// The default scenario, compiled in (`stickysim run` with no argument).
+pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/matrixrtc_call.toml");
+pub const DEFAULT_SCENARIO_NAME: &str = "scenarios/matrixrtc_call.toml";
+
+/// One server after merging: built-in defaults < `[servers.defaults]` < its `[[servers.list]]` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerSpec {
+    pub name: String,
+    pub cfg: ServerCfg,
+}
+
+/// A loaded, checked scenario, ready to build a world from.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file as run (after `--set` and sweep values).
+    pub file: ScenarioFile,
+    /// Servers in declaration order (generated names first, then listed ones not generated).
+    pub servers: Vec<ServerSpec>,
+    /// Where it came from (a path, or "<embedded>"), for messages.
+    pub origin: String,
+}
+
+impl Scenario {
+    pub fn name(&self) -> &str {
+        &self.file.simulation.name
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.file.simulation.seed
+    }
+
+    pub fn server_index(&self, name: &str) -> Option<usize> {
+        self.servers.iter().position(|s| s.name == name)
+    }
+
+    /// The scenario as run, as canonical TOML (written to `scenario.toml`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&self.file)
+            .unwrap_or_else(|e| format!("# could not serialise scenario: {e}\n"))
+    }
+
+    /// SHA-256 of the canonical TOML with the seed left out: runs of one scenario with
+    /// different seeds share it (sweeps and merges compare it).
+    pub fn digest(&self) -> String {
+        let mut f = self.file.clone();
+        f.simulation.seed = 0;
+        let text = toml::to_string(&f).unwrap_or_default();
+        hex(&Sha256::digest(text.as_bytes()))
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
