@@ -1,1 +1,3 @@
-//! (being built)
+//! Everything that writes files: CSV, digest, plots, report, trace, sequence diagrams.
+
+pub mod plots;

@@ -1,5 +1,6 @@
 //! Scenarios: the TOML schema, loading with file/line/column errors, `--set`, validation.
 
+pub mod commands;
 pub mod duration;
 pub mod loader;
 pub mod schema;
