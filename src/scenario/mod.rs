@@ -4,6 +4,7 @@ pub mod commands;
 pub mod duration;
 pub mod loader;
 pub mod schema;
+pub mod set;
 
 pub use duration::{Dur, SignedDur};
 pub use loader::{load_path, load_str, ScenarioError};
