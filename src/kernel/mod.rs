@@ -84,6 +84,11 @@ impl<M: Model> Simulation<M> {
         self.handled
     }
 
+    /// Time of the next pending event, if any.
+    pub fn next_time(&mut self) -> Option<Time> {
+        self.queue.peek_time()
+    }
+
     pub fn pending(&self) -> usize {
         self.queue.len()
     }

@@ -90,14 +90,135 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
 
 #[allow(clippy::too_many_arguments)]
 fn run_cmd(
-    _scenario: Option<PathBuf>,
-    _seed: Option<u64>,
-    _out: Option<PathBuf>,
-    _sets: Vec<String>,
-    _trace: bool,
-    _unstable_names: bool,
-    _no_plots: bool,
-    _quiet: bool,
+    scenario: Option<PathBuf>,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    mut sets: Vec<String>,
+    trace: bool,
+    unstable_names: bool,
+    no_plots: bool,
+    quiet: bool,
 ) -> anyhow::Result<u8> {
-    anyhow::bail!("run: the protocol model is not built yet")
+    use std::io::IsTerminal;
+    if let Some(s) = seed {
+        sets.push(format!("simulation.seed={s}"));
+    }
+    let loaded = match &scenario {
+        Some(p) => crate::scenario::load_path(p, &sets),
+        None => crate::scenario::load_str(
+            crate::scenario::DEFAULT_SCENARIO,
+            crate::scenario::DEFAULT_SCENARIO_NAME,
+            &sets,
+        ),
+    };
+    let scn = match loaded {
+        Ok(s) => s,
+        Err(errs) => {
+            for e in errs {
+                eprintln!("{e}");
+            }
+            return Ok(2);
+        }
+    };
+    let out_dir = out.unwrap_or_else(|| {
+        PathBuf::from("output")
+            .join(scn.name())
+            .join(format!("seed-{}", scn.seed()))
+    });
+    let opts = crate::run::RunOptions {
+        out_dir,
+        trace,
+        unstable_names,
+        plots: !no_plots,
+        progress: !quiet && std::io::stdout().is_terminal(),
+    };
+    let outcome = match crate::run::run_scenario(&scn, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(2);
+        }
+    };
+    if !quiet {
+        print_summary(&scn, &outcome);
+    }
+    for f in &outcome.failures {
+        eprintln!("FAILED: {f}");
+    }
+    Ok(if outcome.failures.is_empty() { 0 } else { 1 })
+}
+
+fn print_summary(scn: &crate::scenario::Scenario, o: &crate::run::RunOutcome) {
+    let m = &o.metrics;
+    let g = |k: &str| {
+        m.get(k)
+            .map(|v| {
+                if v.fract() == 0.0 {
+                    format!("{}", *v as i64)
+                } else {
+                    format!("{v:.1}")
+                }
+            })
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "stickysim {} — {} (seed {})",
+        crate::VERSION,
+        scn.name(),
+        scn.seed()
+    );
+    let rows = [
+        (
+            "deliveries",
+            format!("{} ({} lost)", g("delivery.count"), g("delivery.lost")),
+        ),
+        (
+            "latency p50 / p99 / max (ms)",
+            format!(
+                "{} / {} / {}",
+                g("delivery.latency_ms.p50"),
+                g("delivery.latency_ms.p99"),
+                g("delivery.latency_ms.max")
+            ),
+        ),
+        (
+            "/send attempts (429s, timeouts)",
+            format!(
+                "{} ({}, {})",
+                g("federation.attempts"),
+                g("federation.rate_limited"),
+                g("federation.timeouts")
+            ),
+        ),
+        ("inactionable sticky events", g("spam.inactionable_events")),
+        ("spam window (ms)", g("spam.window_ms")),
+        (
+            "time to converge p50 / p99 (ms)",
+            format!(
+                "{} / {}",
+                g("convergence.time_to_converge_ms.p50"),
+                g("convergence.time_to_converge_ms.p99")
+            ),
+        ),
+        (
+            "divergent rooms at end",
+            g("convergence.final_divergent_rooms"),
+        ),
+        (
+            "ghost time p50 / max (ms)",
+            format!("{} / {}", g("rtc.ghost_ms.p50"), g("rtc.ghost_ms.max")),
+        ),
+        (
+            "events handled (events/s)",
+            format!("{} ({})", g("sim.events"), g("sim.events_per_s")),
+        ),
+    ];
+    for (k, v) in rows {
+        println!("  {k:<34} {v}");
+    }
+    for c in &o.expectations {
+        println!("  {} {}", if c.pass { "ok  " } else { "FAIL" }, c.text);
+    }
+    println!("digest {}", o.digest);
+    println!("results in {}", o.out_dir.display());
 }

@@ -198,6 +198,8 @@ pub struct ServerCfg {
     pub clock_drift_ppm: f64,
     pub clients_per_server: u32,
     pub client_latency: Dist,
+    /// Probability that one client->server request (a send, a delayed-event restart) is lost.
+    pub client_loss: f64,
     pub processing: Dist,
     pub federation: FederationCfg,
     pub inbound: InboundCfg,
@@ -216,6 +218,7 @@ impl Default for ServerCfg {
             client_latency: Dist::Constant {
                 value: Dur::from_ms(10),
             },
+            client_loss: 0.0,
             processing: Dist::Constant { value: Dur(0) },
             federation: FederationCfg::default(),
             inbound: InboundCfg::default(),

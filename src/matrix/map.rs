@@ -1,0 +1,284 @@
+//! The client's ephemeral key-value map (MSC4354 "Implementing an ephemeral map").
+//!
+//! Key: (room_id, sender, type, content.sticky_key). Winner: highest origin_server_ts +
+//! duration_ms (unclamped), then highest event ID. A leave is a tombstone. With
+//! `expire_entries`, what a key shows at time t is the winner among the events received
+//! and not yet expired at t, so arrival order never matters.
+
+use super::event::{ClientId, PduId, RoomId};
+use crate::kernel::Time;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MapKey {
+    pub room: RoomId,
+    pub sender: ClientId,
+    pub ev_type: u16,
+    pub sticky_key: String,
+}
+
+/// One event as the map keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub pdu: PduId,
+    /// (origin_server_ts + duration_ms, event ID).
+    pub order: (i64, String),
+    pub leave: bool,
+    /// Client time at which it expires (receipt + sticky_duration_remaining_ms).
+    pub expires_at: Time,
+}
+
+/// What a key shows at an instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Top {
+    pub pdu: PduId,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EphemeralMap {
+    pub expire_entries: bool,
+    /// Per key, the candidates that can still win at some future time: sorted by order,
+    /// descending; a candidate beaten by one that also outlives it is dropped.
+    entries: BTreeMap<MapKey, Vec<Candidate>>,
+}
+
+impl EphemeralMap {
+    pub fn new(expire_entries: bool) -> Self {
+        EphemeralMap {
+            expire_entries,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    fn alive(&self, c: &Candidate, now: Time) -> bool {
+        !self.expire_entries || c.expires_at > now
+    }
+
+    /// What `key` shows at `now`.
+    pub fn top(&self, key: &MapKey, now: Time) -> Option<Top> {
+        self.entries
+            .get(key)?
+            .iter()
+            .find(|c| self.alive(c, now))
+            .map(|c| Top {
+                pdu: c.pdu,
+                active: !c.leave,
+            })
+    }
+
+    /// The order value of what `key` shows at `now` (for "at least as new as" checks).
+    pub fn top_order(&self, key: &MapKey, now: Time) -> Option<&(i64, String)> {
+        self.entries
+            .get(key)?
+            .iter()
+            .find(|c| self.alive(c, now))
+            .map(|c| &c.order)
+    }
+
+    /// Insert an event. Returns true if the map did not already hold it.
+    pub fn insert(&mut self, key: MapKey, cand: Candidate, now: Time) -> bool {
+        let expire = self.expire_entries;
+        let list = self.entries.entry(key).or_default();
+        if list.iter().any(|c| c.pdu == cand.pdu) {
+            return false;
+        }
+        let pos = list.partition_point(|c| c.order > cand.order);
+        list.insert(pos, cand);
+        // Prune: drop expired candidates and those beaten by a higher one that lives at least as long.
+        let mut best_expiry: Option<Time> = None;
+        list.retain(|c| {
+            if expire && c.expires_at <= now {
+                return false;
+            }
+            let keep = match best_expiry {
+                None => true,
+                Some(b) => expire && c.expires_at > b,
+            };
+            if keep {
+                best_expiry = Some(best_expiry.map_or(c.expires_at, |b| b.max(c.expires_at)));
+            }
+            keep
+        });
+        true
+    }
+
+    /// The next time after `now` at which some key's top may change by expiry alone.
+    pub fn next_expiry(&self, key: &MapKey, now: Time) -> Option<Time> {
+        if !self.expire_entries {
+            return None;
+        }
+        self.entries
+            .get(key)?
+            .iter()
+            .filter(|c| c.expires_at > now)
+            .map(|c| c.expires_at)
+            .min()
+    }
+
+    /// Active keys of a room with their winning events (the client's view, SPEC 2.6).
+    pub fn view(&self, room: RoomId, now: Time) -> Vec<(&MapKey, PduId)> {
+        let lo = MapKey {
+            room,
+            sender: 0,
+            ev_type: 0,
+            sticky_key: String::new(),
+        };
+        self.entries
+            .range(lo..)
+            .take_while(|(k, _)| k.room == room)
+            .filter_map(|(k, _)| match self.top(k, now) {
+                Some(Top { pdu, active: true }) => Some((k, pdu)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn keys_in_room(&self, room: RoomId) -> impl Iterator<Item = &MapKey> {
+        let lo = MapKey {
+            room,
+            sender: 0,
+            ev_type: 0,
+            sticky_key: String::new(),
+        };
+        self.entries
+            .range(lo..)
+            .take_while(move |(k, _)| k.room == room)
+            .map(|(k, _)| k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(k: &str) -> MapKey {
+        MapKey {
+            room: 0,
+            sender: 1,
+            ev_type: 0,
+            sticky_key: k.into(),
+        }
+    }
+    fn cand(pdu: PduId, ots: i64, dur: i64, id: &str, leave: bool, expires_at: Time) -> Candidate {
+        Candidate {
+            pdu,
+            order: (ots + dur, id.into()),
+            leave,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn leave_tombstones_its_key() {
+        let mut m = EphemeralMap::new(true);
+        m.insert(
+            key("A"),
+            cand(1, 1000, 600_000, "$a", false, 600_000_000),
+            0,
+        );
+        assert_eq!(
+            m.top(&key("A"), 1),
+            Some(Top {
+                pdu: 1,
+                active: true
+            })
+        );
+        m.insert(key("A"), cand(2, 2000, 600_000, "$b", true, 600_000_000), 1);
+        assert_eq!(
+            m.top(&key("A"), 2),
+            Some(Top {
+                pdu: 2,
+                active: false
+            })
+        );
+        assert!(m.view(0, 2).is_empty());
+    }
+
+    #[test]
+    fn two_hour_duration_clamped_for_expiry_still_wins_tie_break() {
+        // S1: sent at t=0 with 2 h (clamped to 1 h for expiry); S2: sent at 10 min with 30 min.
+        // Order: S1 = 0 + 7.2e6 > S2 = 600_000 + 1.8e6, so S1 wins while both live.
+        let mut m = EphemeralMap::new(true);
+        let h = 3_600_000_000u64; // one hour in us
+        m.insert(key("A"), cand(1, 0, 7_200_000, "$a", false, h), 0);
+        m.insert(
+            key("A"),
+            cand(
+                2,
+                600_000,
+                1_800_000,
+                "$b",
+                false,
+                600_000_000 + 1_800_000_000,
+            ),
+            600_000_000,
+        );
+        assert_eq!(m.top(&key("A"), 600_000_000).unwrap().pdu, 1);
+        // S2 expires at 40 min, before S1's clamped hour: S1 still shows at 50 min, and is gone after 1 h.
+        assert_eq!(m.top(&key("A"), 3_000_000_000).unwrap().pdu, 1);
+        assert_eq!(m.top(&key("A"), h), None);
+    }
+
+    #[test]
+    fn ties_broken_by_highest_event_id() {
+        let mut m = EphemeralMap::new(true);
+        m.insert(key("A"), cand(1, 100, 1000, "$b", false, 10_000_000), 0);
+        m.insert(key("A"), cand(2, 100, 1000, "$a", false, 10_000_000), 0);
+        assert_eq!(m.top(&key("A"), 0).unwrap().pdu, 1);
+    }
+
+    #[test]
+    fn without_expiry_entries_stay() {
+        let mut m = EphemeralMap::new(false);
+        m.insert(key("A"), cand(1, 0, 1000, "$a", false, 1_000_000), 0);
+        assert_eq!(m.top(&key("A"), 5_000_000).unwrap().pdu, 1);
+    }
+
+    proptest! {
+        #[test]
+        fn any_arrival_order_gives_the_same_map(
+            evs in proptest::collection::vec((0i64..50, 0i64..50, 0u8..20, any::<bool>(), 0u64..100, 0usize..3), 1..25),
+            perm_seed in any::<u64>(),
+            probe in 0u64..120,
+        ) {
+            let keys = ["A", "B", "C"];
+            let items: Vec<(MapKey, Candidate)> = evs.iter().enumerate().map(|(i, (ots, dur, id, leave, exp, k))| {
+                (key(keys[*k]), cand(i as PduId, *ots, *dur, &format!("${id:03}-{i}"), *leave, *exp))
+            }).collect();
+            let mut order: Vec<usize> = (0..items.len()).collect();
+            // A deterministic shuffle from the seed.
+            let mut s = perm_seed;
+            for i in (1..order.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                order.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            for expire in [true, false] {
+                // Insert everything at time 0 in both orders, then compare what shows at `probe`.
+                let mut a = EphemeralMap::new(expire);
+                let mut b = EphemeralMap::new(expire);
+                for (k, c) in items.iter() { a.insert(k.clone(), c.clone(), 0); }
+                for &i in &order { b.insert(items[i].0.clone(), items[i].1.clone(), 0); }
+                for k in keys {
+                    prop_assert_eq!(a.top(&key(k), probe), b.top(&key(k), probe));
+                }
+                prop_assert_eq!(a.view(0, probe), b.view(0, probe));
+            }
+        }
+
+        #[test]
+        fn top_is_the_highest_live_candidate(
+            evs in proptest::collection::vec((0i64..50, 0u8..20, any::<bool>(), 1u64..100), 1..20),
+            probe in 0u64..120,
+        ) {
+            let mut m = EphemeralMap::new(true);
+            let cands: Vec<Candidate> = evs.iter().enumerate().map(|(i, (o, id, leave, exp))| {
+                Candidate { pdu: i as PduId, order: (*o, format!("${id:03}-{i}")), leave: *leave, expires_at: *exp }
+            }).collect();
+            for c in &cands { m.insert(key("A"), c.clone(), 0); }
+            let expected = cands.iter().filter(|c| c.expires_at > probe).max_by(|x, y| x.order.cmp(&y.order)).map(|c| Top { pdu: c.pdu, active: !c.leave });
+            prop_assert_eq!(m.top(&key("A"), probe), expected);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Delivery accounting (SPEC 3 `delivery.*`): which (sticky event, client) pairs should be
+//! delivered, when each was, by which path, and why the others were lost.
+
+use super::recorder::Observer;
+use crate::kernel::Time;
+use crate::matrix::event::{ClientId, Content, PduId};
+use crate::matrix::world::World;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fate {
+    Delivered {
+        server_received: Time,
+        client_received: Time,
+        path: &'static str,
+        attempts: u32,
+    },
+    Lost {
+        cause: &'static str,
+        server_received: Option<Time>,
+    },
+    /// Still sticky when the run ended and not delivered yet: neither delivered nor lost.
+    Pending,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeliveryRow {
+    pub pdu: PduId,
+    pub client: ClientId,
+    pub sent: Time,
+    pub fate: Fate,
+}
+
+/// Whether the (time, state) changes leave `state` true at some time within [a, b).
+fn intervals(changes: &[(Time, bool)], end: Time) -> Vec<(Time, Time)> {
+    let mut out = vec![];
+    let mut start: Option<Time> = None;
+    for (t, on) in changes {
+        match (on, start) {
+            (true, None) => start = Some(*t),
+            (false, Some(s)) => {
+                out.push((s, *t));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, end.max(s + 1)));
+    }
+    out
+}
+
+fn overlaps(a: &[(Time, Time)], b: &[(Time, Time)], lo: Time, hi: Time) -> bool {
+    for (a0, a1) in a {
+        for (b0, b1) in b {
+            let s = (*a0).max(*b0).max(lo);
+            let e = (*a1).min(*b1).min(hi);
+            if s < e || (s == e && s == lo && lo == hi) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Every pair that should be delivered, with its fate. Sorted by (sent, event ID, client).
+pub fn deliveries(obs: &Observer, w: &mut World, end: Time) -> Vec<DeliveryRow> {
+    let mut rows = vec![];
+    let members: Vec<_> = obs
+        .membership
+        .iter()
+        .map(|(k, v)| (*k, intervals(v, end)))
+        .collect();
+    let online: std::collections::BTreeMap<ClientId, Vec<(Time, Time)>> = obs
+        .online_changes
+        .iter()
+        .map(|(c, v)| (*c, intervals(v, end)))
+        .collect();
+    for (pdu, info) in &obs.events {
+        let p = &w.pdus[*pdu as usize];
+        if !matches!(p.content, Content::Sticky { .. }) {
+            continue;
+        }
+        let (room, sender, origin) = (p.room, p.sender, p.origin);
+        let (lo, hi) = (info.created, info.origin_end.max(info.created));
+        for ((client, r), iv) in &members {
+            if *r != room || *client == sender {
+                continue;
+            }
+            let Some(on) = online.get(client) else {
+                continue;
+            };
+            // SPEC 3: joined and online at some time while the event is sticky.
+            if !overlaps(iv, on, lo, hi.max(lo + 1)) {
+                continue;
+            }
+            let server = w.server_of[*client as usize];
+            let arrival = if server == origin {
+                Some((info.created, super::Path::Direct, 0))
+            } else {
+                obs.arrivals.get(&(server, *pdu)).copied()
+            };
+            let fate = match (obs.received.get(&(*client, *pdu)), arrival) {
+                (Some(ct), arr) => {
+                    let (st, path, attempts) = arr.unwrap_or((*ct, super::Path::Transitive, 0));
+                    Fate::Delivered {
+                        server_received: st.min(*ct),
+                        client_received: *ct,
+                        path: path.as_str(),
+                        attempts,
+                    }
+                }
+                (None, _) if info.origin_end > end => Fate::Pending,
+                (None, Some((st, _, _))) => Fate::Lost {
+                    cause: "not_synced",
+                    server_received: Some(st),
+                },
+                (None, None) => {
+                    let cause = if obs.dropped.contains(&(server, *pdu)) {
+                        "dropped"
+                    } else if obs.never_sent.contains(&(server, *pdu)) {
+                        "never_sent"
+                    } else if let Some(reachable) = obs.queue_expired.get(&(server, *pdu)) {
+                        if *reachable {
+                            "expired_in_queue"
+                        } else {
+                            "unreachable"
+                        }
+                    } else if obs.soft_failed.contains(&(server, *pdu)) {
+                        "soft_failed"
+                    } else if !w.net.reachable(origin, server, info.origin_end)
+                        || w.was_down(server, info.origin_end)
+                        || w.was_down(origin, info.origin_end)
+                    {
+                        "unreachable"
+                    } else {
+                        "expired_in_queue"
+                    };
+                    Fate::Lost {
+                        cause,
+                        server_received: None,
+                    }
+                }
+            };
+            rows.push(DeliveryRow {
+                pdu: *pdu,
+                client: *client,
+                sent: info.created,
+                fate,
+            });
+        }
+    }
+    rows.sort_by(|a, b| {
+        (a.sent, &w.pdus[a.pdu as usize].event_id, a.client).cmp(&(
+            b.sent,
+            &w.pdus[b.pdu as usize].event_id,
+            b.client,
+        ))
+    });
+    rows
+}
+
+/// The loss causes reported under `delivery.lost_by_cause.*` (SPEC's four, then ours).
+pub const CAUSES: [&str; 6] = [
+    "unreachable",
+    "dropped",
+    "expired_in_queue",
+    "never_sent",
+    "soft_failed",
+    "not_synced",
+];

@@ -1,0 +1,347 @@
+//! The metrics of SPEC 3, computed from what the observer kept. A metric with no data is
+//! left out rather than reported as 0.
+
+use super::delivery::{DeliveryRow, Fate, CAUSES};
+use super::recorder::Observer;
+use super::stats::{mean, percentile, LogHistogram};
+use super::Outcome;
+use crate::kernel::Time;
+use crate::matrix::event::{PduId, RoomId, ServerId};
+use crate::matrix::world::World;
+use crate::run::Metrics;
+use std::collections::BTreeMap;
+
+fn put(m: &mut Metrics, name: &str, v: Option<f64>) {
+    if let Some(v) = v {
+        if v.is_finite() {
+            m.insert(name.to_string(), v);
+        }
+    }
+}
+
+fn ms(t: Time) -> f64 {
+    t as f64 / 1000.0
+}
+
+/// Distribution metrics, from exact values or from a histogram.
+pub fn dist_metrics(
+    m: &mut Metrics,
+    prefix: &str,
+    values: &mut [f64],
+    hist: &LogHistogram,
+    use_hist: bool,
+    ps: &[(&str, f64)],
+    with_mean_max: bool,
+) {
+    if use_hist {
+        for (n, p) in ps {
+            put(m, &format!("{prefix}.{n}"), hist.percentile(*p));
+        }
+        if with_mean_max {
+            put(
+                m,
+                &format!("{prefix}.max"),
+                (hist.count > 0).then_some(hist.max),
+            );
+            put(m, &format!("{prefix}.mean"), hist.mean());
+        }
+    } else {
+        values.sort_by(|a, b| a.total_cmp(b));
+        for (n, p) in ps {
+            put(m, &format!("{prefix}.{n}"), percentile(values, *p));
+        }
+        if with_mean_max {
+            put(m, &format!("{prefix}.max"), values.last().copied());
+            put(m, &format!("{prefix}.mean"), mean(values));
+        }
+    }
+}
+
+pub struct Computed {
+    pub metrics: Metrics,
+    pub latency_hist: LogHistogram,
+    pub ghost_hist: LogHistogram,
+}
+
+pub fn compute(
+    obs: &Observer,
+    w: &World,
+    rows: &[DeliveryRow],
+    end: Time,
+    sample_us: Time,
+    summary_mode: bool,
+) -> Computed {
+    let mut m = Metrics::new();
+    // delivery.*
+    let mut lat = vec![];
+    let mut lat_hist = LogHistogram::new();
+    let mut lost = 0u64;
+    let mut pending = 0u64;
+    let mut by_cause: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut by_path: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in rows {
+        match &r.fate {
+            Fate::Delivered {
+                client_received,
+                path,
+                ..
+            } => {
+                let l = ms(client_received - r.sent);
+                lat.push(l);
+                lat_hist.add(l);
+                *by_path.entry(path).or_insert(0) += 1;
+            }
+            Fate::Lost { cause, .. } => {
+                lost += 1;
+                *by_cause.entry(cause).or_insert(0) += 1;
+            }
+            Fate::Pending => pending += 1,
+        }
+    }
+    let count = rows.len() as u64 - pending;
+    m.insert("delivery.count".into(), count as f64);
+    m.insert("delivery.lost".into(), lost as f64);
+    m.insert("delivery.pending_at_end".into(), pending as f64);
+    for c in CAUSES {
+        m.insert(
+            format!("delivery.lost_by_cause.{c}"),
+            *by_cause.get(c).unwrap_or(&0) as f64,
+        );
+    }
+    for (p, n) in &by_path {
+        m.insert(format!("delivery.by_path.{p}"), *n as f64);
+    }
+    let ps = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
+    dist_metrics(
+        &mut m,
+        "delivery.latency_ms",
+        &mut lat,
+        &lat_hist,
+        summary_mode,
+        &ps,
+        true,
+    );
+
+    // federation.*
+    let fed = &obs.fed;
+    m.insert("federation.attempts".into(), fed.len() as f64);
+    m.insert(
+        "federation.retries".into(),
+        fed.iter().filter(|a| a.attempt > 1).count() as f64,
+    );
+    m.insert(
+        "federation.rate_limited".into(),
+        fed.iter()
+            .filter(|a| a.outcome == Outcome::RateLimited)
+            .count() as f64,
+    );
+    m.insert(
+        "federation.timeouts".into(),
+        fed.iter().filter(|a| a.outcome == Outcome::Timeout).count() as f64,
+    );
+    m.insert(
+        "federation.server_errors".into(),
+        fed.iter()
+            .filter(|a| a.outcome == Outcome::ServerError)
+            .count() as f64,
+    );
+    m.insert(
+        "federation.refused".into(),
+        fed.iter().filter(|a| a.outcome == Outcome::Refused).count() as f64,
+    );
+    m.insert(
+        "federation.bytes".into(),
+        fed.iter().map(|a| a.bytes).sum::<u64>() as f64,
+    );
+    m.insert(
+        "federation.max_queue_depth".into(),
+        obs.max_queue_depth as f64,
+    );
+
+    // sync.*
+    m.insert("sync.responses".into(), obs.syncs.len() as f64);
+    put(
+        &mut m,
+        "sync.max_sticky_per_response",
+        obs.syncs
+            .iter()
+            .map(|s| s.sticky_events as f64)
+            .reduce(f64::max),
+    );
+    put(
+        &mut m,
+        "sync.mean_bytes",
+        mean(&obs.syncs.iter().map(|s| s.bytes as f64).collect::<Vec<_>>()),
+    );
+
+    // spam.*
+    m.insert("spam.inactionable_events".into(), obs.inactionable as f64);
+    m.insert("spam.window_ms".into(), ms(spam_window(obs, w, end)));
+
+    // convergence.*
+    let mut ttc: Vec<f64> = obs
+        .writes
+        .iter()
+        .filter_map(|x| x.converged.map(|c| ms(c - x.sent)))
+        .collect();
+    m.insert("convergence.writes".into(), obs.writes.len() as f64);
+    m.insert(
+        "convergence.unconverged_writes".into(),
+        obs.writes.iter().filter(|x| x.converged.is_none()).count() as f64,
+    );
+    dist_metrics(
+        &mut m,
+        "convergence.time_to_converge_ms",
+        &mut ttc,
+        &LogHistogram::new(),
+        false,
+        &[("p50", 50.0), ("p99", 99.0)],
+        false,
+    );
+    put(
+        &mut m,
+        "convergence.time_to_converge_ms.max",
+        ttc.last().copied(),
+    );
+    m.insert(
+        "convergence.final_divergent_rooms".into(),
+        obs.end_views_divergent as f64,
+    );
+    m.insert(
+        "convergence.max_divergence_ms".into(),
+        ms(max_divergence(obs, sample_us)),
+    );
+
+    // rtc.*
+    if !w.participants.is_empty() {
+        m.insert("rtc.participants".into(), w.participants.len() as f64);
+        m.insert("rtc.crashes".into(), obs.crashes.len() as f64);
+        let mut ghosts: Vec<f64> = obs
+            .crashes
+            .values()
+            .filter_map(|(_, c, g)| g.map(|g| ms(g - c)))
+            .collect();
+        let mut gh = LogHistogram::new();
+        for g in &ghosts {
+            gh.add(*g);
+        }
+        m.insert(
+            "rtc.ghosts_at_end".into(),
+            obs.crashes.values().filter(|c| c.2.is_none()).count() as f64,
+        );
+        dist_metrics(
+            &mut m,
+            "rtc.ghost_ms",
+            &mut ghosts,
+            &gh,
+            summary_mode,
+            &[("p50", 50.0), ("p99", 99.0)],
+            false,
+        );
+        put(
+            &mut m,
+            "rtc.ghost_ms.max",
+            if summary_mode {
+                (gh.count > 0).then_some(gh.max)
+            } else {
+                ghosts.last().copied()
+            },
+        );
+        let mut vis: Vec<f64> = obs
+            .rtc_joins
+            .values()
+            .filter_map(|(_, _, t, v)| v.map(|v| ms(v - t)))
+            .collect();
+        dist_metrics(
+            &mut m,
+            "rtc.join_visible_ms",
+            &mut vis,
+            &LogHistogram::new(),
+            false,
+            &[("p50", 50.0), ("p99", 99.0)],
+            false,
+        );
+        return Computed {
+            metrics: m,
+            latency_hist: lat_hist,
+            ghost_hist: gh,
+        };
+    }
+    Computed {
+        metrics: m,
+        latency_hist: lat_hist,
+        ghost_hist: LogHistogram::new(),
+    }
+}
+
+/// SPEC 3 `spam.window_ms`: the longest interval during which a client syncing afresh at
+/// some server would receive at least one inactionable sticky event: a leave, or an event
+/// beaten by another unexpired event for the same key at that server.
+pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
+    type Spans = Vec<(PduId, Time, Time)>;
+    let mut per: BTreeMap<(ServerId, RoomId), Spans> = BTreeMap::new();
+    for s in &obs.server_sticky {
+        let room = w.pdus[s.pdu as usize].room;
+        per.entry((s.server, room))
+            .or_default()
+            .push((s.pdu, s.from, s.to.min(end)));
+    }
+    let mut best: Time = 0;
+    for evs in per.values() {
+        let mut points: Vec<Time> = evs.iter().flat_map(|e| [e.1, e.2]).collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut run_start: Option<Time> = None;
+        for (i, &t) in points.iter().enumerate() {
+            let live: Vec<&(PduId, Time, Time)> =
+                evs.iter().filter(|e| e.1 <= t && t < e.2).collect();
+            let mut winners: BTreeMap<crate::matrix::map::MapKey, (i64, &str, bool)> =
+                BTreeMap::new();
+            for (p, _, _) in &live {
+                let Some(k) = w.map_key(*p) else { continue };
+                let pd = &w.pdus[*p as usize];
+                let Some((o, id)) = pd.map_order() else {
+                    continue;
+                };
+                let cand = (o, id, pd.is_leave());
+                match winners.get(&k) {
+                    Some(cur) if (cur.0, cur.1) >= (o, id) => {}
+                    _ => {
+                        winners.insert(k, cand);
+                    }
+                }
+            }
+            let actionable = winners.values().filter(|v| !v.2).count();
+            let inactionable = live.len() > actionable;
+            match (inactionable, run_start) {
+                (true, None) => run_start = Some(t),
+                (false, Some(s)) => {
+                    best = best.max(t - s);
+                    run_start = None;
+                }
+                _ => {}
+            }
+            if i + 1 == points.len() {
+                if let Some(s) = run_start {
+                    best = best.max(t - s);
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Longest run of consecutive samples in which a room's live clients held differing views.
+fn max_divergence(obs: &Observer, sample_us: Time) -> Time {
+    let mut best = 0;
+    let mut start: BTreeMap<RoomId, Time> = BTreeMap::new();
+    for r in &obs.conv {
+        if r.distinct_views > 1 {
+            let s = *start.entry(r.room).or_insert(r.t);
+            best = best.max(r.t - s + sample_us);
+        } else {
+            start.remove(&r.room);
+        }
+    }
+    best
+}

@@ -1,0 +1,96 @@
+//! Writing a run folder: every file under a temporary name, then renamed, and the digest.
+
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Refuse an unwritable output folder before the run starts (SPEC 7).
+pub fn ensure_writable(dir: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("output folder {} cannot be created: {e}", dir.display()))?;
+    let probe = dir.join(".stickysim-write-probe");
+    fs::write(&probe, b"probe")
+        .map_err(|e| anyhow::anyhow!("output folder {} is not writable: {e}", dir.display()))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Write `bytes` to `dir/name` atomically (temporary name, then rename).
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let final_path = dir.join(name);
+    if let Some(parent) = final_path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let tmp = dir.join(format!(".{}.tmp", name.replace('/', "_")));
+    {
+        let mut f = fs::File::create(&tmp)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all().ok();
+    }
+    fs::rename(&tmp, &final_path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot rename {} to {}: {e}",
+            tmp.display(),
+            final_path.display()
+        )
+    })?;
+    Ok(final_path)
+}
+
+/// SHA-256 over (name, length, bytes) of each file, in the given fixed order.
+pub fn digest(files: &[(&str, &[u8])]) -> String {
+    let mut h = Sha256::new();
+    for (name, bytes) in files {
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    crate::scenario::hex(&h.finalize())
+}
+
+/// A CSV being built in memory; fields are quoted only when they need it.
+pub struct Csv {
+    buf: String,
+}
+
+impl Csv {
+    pub fn new(header: &str) -> Csv {
+        let mut buf = String::with_capacity(1 << 16);
+        buf.push_str(header);
+        buf.push('\n');
+        Csv { buf }
+    }
+
+    pub fn row(&mut self, fields: &[&str]) {
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(',');
+            }
+            if f.contains([',', '"', '\n']) {
+                self.buf.push('"');
+                self.buf.push_str(&f.replace('"', "\"\""));
+                self.buf.push('"');
+            } else {
+                self.buf.push_str(f);
+            }
+        }
+        self.buf.push('\n');
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf.into_bytes()
+    }
+}
+
+/// A float with fixed decimals and no "-0".
+pub fn fixed(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
