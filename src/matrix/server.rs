@@ -153,6 +153,9 @@ pub struct Device {
     /// Rooms joined since the last response: all their sticky events come at once (SPEC 2.5).
     pub newly_joined: BTreeSet<RoomId>,
     pub waiting: Option<(u64, EventKey)>,
+    /// The last response, until the device's next request shows (by its token) that it
+    /// arrived: (its next_batch, sticky events it carried, newly joined rooms it served).
+    pub unconfirmed: Option<((usize, usize), Vec<PduId>, BTreeSet<RoomId>)>,
 }
 
 /// A pending MSC4140 delayed event (the MatrixRTC delayed leave).

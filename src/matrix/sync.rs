@@ -51,6 +51,16 @@ impl World {
         }
         let since = self.clients[client as usize].since;
         let now = ctx.now();
+        // The token tells whether our last response arrived: commit or roll back what it carried.
+        if let Some(d) = self.servers[server as usize].devices.get_mut(&client) {
+            if let Some((token, pdus, rooms)) = d.unconfirmed.take() {
+                if since == Some(token) {
+                    d.delivered.extend(pdus);
+                } else {
+                    d.newly_joined.extend(rooms);
+                }
+            }
+        }
         if self.has_news_now(server, client, since, now) {
             self.respond_sync(ctx, server, client, req);
         } else {
@@ -277,9 +287,10 @@ impl World {
             .devices
             .get_mut(&client)
             .expect("device");
-        dev.delivered.extend(newly_delivered);
-        dev.newly_joined.clear();
+        let served = std::mem::take(&mut dev.newly_joined);
+        dev.unconfirmed = Some((next_batch, newly_delivered, served));
         dev.since = Some(next_batch);
+
         resp
     }
 
