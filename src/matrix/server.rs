@@ -155,8 +155,12 @@ pub struct Device {
     pub waiting: Option<(u64, EventKey)>,
     /// The last response, until the device's next request shows (by its token) that it
     /// arrived: (its next_batch, sticky events it carried, newly joined rooms it served).
-    pub unconfirmed: Option<((usize, usize), Vec<PduId>, BTreeSet<RoomId>)>,
+    pub unconfirmed: Option<Unconfirmed>,
 }
+
+/// A response not yet acknowledged: (its next_batch, sticky events, newly joined rooms).
+pub type Unconfirmed = ((usize, usize), Vec<PduId>, BTreeSet<RoomId>);
+
 
 /// A pending MSC4140 delayed event (the MatrixRTC delayed leave).
 #[derive(Clone, Debug)]
