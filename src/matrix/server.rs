@@ -161,7 +161,6 @@ pub struct Device {
 /// A response not yet acknowledged: (its next_batch, sticky events, newly joined rooms).
 pub type Unconfirmed = ((usize, usize), Vec<PduId>, BTreeSet<RoomId>);
 
-
 /// A pending MSC4140 delayed event (the MatrixRTC delayed leave).
 #[derive(Clone, Debug)]
 pub struct Delayed {

@@ -372,8 +372,14 @@ impl World {
             };
             let mut users = vec![];
             for s in &members {
-                users.extend(clients.iter().filter(|c| c.server == *s).map(|c| c.id));
+                users.extend(
+                    clients
+                        .iter()
+                        .filter(|c| c.server == *s && !r.absent.contains(&c.name))
+                        .map(|c| c.id),
+                );
             }
+
             let pl = r.power_levels.clone().unwrap_or_default();
             let mut type_levels = BTreeMap::new();
             for (t, lvl) in &pl.events {

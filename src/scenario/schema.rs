@@ -433,6 +433,9 @@ pub struct RoomCfg {
     pub servers: ServerSet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_levels: Option<PowerLevelsCfg>,
+    /// Clients of the listed servers that are not joined at the start (they may `join` later).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
