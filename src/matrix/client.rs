@@ -548,7 +548,10 @@ impl World {
             let view = self.servers[joiner as usize].rooms.entry(room).or_default();
             view.members.extend(state.members.iter().copied());
             view.power = state.power.clone();
-            view.known.extend(state.known.iter().copied());
+            // send_join gives the state and the room's forward extremities, not the events
+            // themselves: older (sticky) events arrive later, pushed or fetched.
+            view.known.extend(state.extremities.iter().copied());
+            view.known.insert(pdu);
             view.extremities = state.extremities.clone();
         }
         self.record(Obs::Membership {

@@ -110,17 +110,36 @@ pub fn deliveries(obs: &Observer, w: &mut World, end: Time) -> Vec<DeliveryRow> 
                         attempts,
                     }
                 }
+                // Decided already: a receiver dropped it, or it was never queued for it.
+                (None, None) if obs.dropped.contains(&(server, *pdu)) => Fate::Lost {
+                    cause: "dropped",
+                    server_received: None,
+                },
+                (None, None) if obs.never_sent.contains(&(server, *pdu)) => Fate::Lost {
+                    cause: "never_sent",
+                    server_received: None,
+                },
+                // Soft-failed where nothing will re-evaluate it.
+                (None, None)
+                    if obs.soft_failed.contains(&(server, *pdu))
+                        && !w.servers[server as usize]
+                            .cfg
+                            .inbound
+                            .reevaluate_soft_failed =>
+                {
+                    Fate::Lost {
+                        cause: "soft_failed",
+                        server_received: None,
+                    }
+                }
+                // Still sticky at the end of the run and still on its way: not lost (yet).
                 (None, _) if info.origin_end > end => Fate::Pending,
                 (None, Some((st, _, _))) => Fate::Lost {
                     cause: "not_synced",
                     server_received: Some(st),
                 },
                 (None, None) => {
-                    let cause = if obs.dropped.contains(&(server, *pdu)) {
-                        "dropped"
-                    } else if obs.never_sent.contains(&(server, *pdu)) {
-                        "never_sent"
-                    } else if let Some(reachable) = obs.queue_expired.get(&(server, *pdu)) {
+                    let cause = if let Some(reachable) = obs.queue_expired.get(&(server, *pdu)) {
                         if *reachable {
                             "expired_in_queue"
                         } else {
