@@ -3,8 +3,10 @@
 pub mod commands;
 pub mod duration;
 pub mod loader;
+pub mod locate;
 pub mod schema;
 pub mod set;
+pub mod validate;
 
 pub use duration::{Dur, SignedDur};
 pub use loader::{load_path, load_str, ScenarioError};
