@@ -70,8 +70,7 @@ impl KeyPath {
 
 fn is_bare(k: &str) -> bool {
     !k.is_empty()
-        && k
-            .bytes()
+        && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -370,7 +369,9 @@ mod tests {
             .key("servers.defaults.inbound.policy");
         assert_eq!(q.to_string(), "sweep.\"servers.defaults.inbound.policy\"");
         assert_eq!(
-            KeyPath::from_dotted("fault.0.servers[1]").unwrap().to_string(),
+            KeyPath::from_dotted("fault.0.servers[1]")
+                .unwrap()
+                .to_string(),
             "fault[0].servers[1]"
         );
     }

@@ -314,6 +314,7 @@ impl Default for BackoffCfg {
 #[serde(rename_all = "snake_case")]
 pub enum InboundPolicy {
     #[default]
+    #[serde(rename = "reject_429")]
     Reject429,
     AcceptDrop,
     Defer,
