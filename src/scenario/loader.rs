@@ -147,6 +147,10 @@ pub fn load_with_overrides(
         }
     };
     for (i, (k, v)) in overrides.iter().enumerate() {
+        if let Err(m) = indexed_lists_exist(&table, &ctx.overrides[i]) {
+            ctx.set_error(i, k, m);
+            continue;
+        }
         if let Err(m) = set::apply_set(&mut table, k, v.clone()) {
             ctx.set_error(i, k, strip_key(&m, k));
         }
@@ -199,6 +203,38 @@ pub fn load_with_overrides(
     })
 }
 
+/// An override can index only lists the scenario has (`set.rs` would make a table of a
+/// missing one, which then fails with a confusing type error).
+fn indexed_lists_exist(table: &toml::Table, path: &KeyPath) -> Result<(), String> {
+    let mut cur: Option<&toml::Value> = None;
+    for (n, seg) in path.0.iter().enumerate() {
+        let here = KeyPath(path.0[..n].to_vec());
+        cur = match (seg, cur) {
+            (Seg::Key(k), None) => table.get(k),
+            (Seg::Key(k), Some(toml::Value::Table(t))) => t.get(k),
+            (Seg::Index(i), Some(toml::Value::Array(a))) => a.get(*i),
+            (Seg::Index(_), None | Some(toml::Value::Table(_))) => {
+                return Err(format!("`{here}` has no entries to index"));
+            }
+            _ => None,
+        };
+        if cur.is_none() {
+            return match path.0.get(n + 1) {
+                Some(Seg::Index(_)) => Err(format!(
+                    "`{}` has no entries to index",
+                    path_to(path, n + 1)
+                )),
+                _ => Ok(()),
+            };
+        }
+    }
+    Ok(())
+}
+
+fn path_to(path: &KeyPath, n: usize) -> KeyPath {
+    KeyPath(path.0[..n].to_vec())
+}
+
 /// Where errors go while loading one scenario.
 struct Ctx<'a> {
     text: &'a str,
@@ -236,7 +272,14 @@ impl Ctx<'_> {
     fn problem(&mut self, p: &Problem) {
         match self.overrides.iter().rposition(|o| p.path.starts_with(o)) {
             Some(i) => self.set_error(i, &p.path.to_string(), p.message.clone()),
-            None => self.at(&p.path, None, p.message.clone()),
+            None => {
+                let offset = if p.at_key {
+                    self.loc.key_offset_of(&p.path)
+                } else {
+                    None
+                };
+                self.at(&p.path, offset, p.message.clone())
+            }
         }
     }
 
@@ -543,7 +586,7 @@ fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: 
     let sp = KeyPath::root().key("sweep");
     let mut swept: Vec<(&str, usize)> = vec![];
     let mut problems: Vec<Problem> = vec![];
-    let mut push = |path: KeyPath, message: String| problems.push(Problem { path, message });
+    let mut push = |path: KeyPath, message: String| problems.push(Problem::new(path, message));
     for (k, v) in sweep {
         let kp = sp.key(k);
         match k.as_str() {
@@ -666,10 +709,10 @@ pub(crate) fn resolve_servers(file: &ScenarioFile) -> Result<Vec<ServerSpec>, Pr
     let mut names: Vec<String> = vec![];
     if let Some(n) = file.servers.count {
         if n > MAX_SERVERS {
-            return Err(Problem {
-                path: sp.key("count"),
-                message: format!("at most {MAX_SERVERS} servers (got {n})"),
-            });
+            return Err(Problem::new(
+                sp.key("count"),
+                format!("at most {MAX_SERVERS} servers (got {n})"),
+            ));
         }
         let prefix = file.servers.name_prefix.as_deref().unwrap_or("hs");
         names.extend((1..=n).map(|i| format!("{prefix}{i}")));
@@ -680,10 +723,8 @@ pub(crate) fn resolve_servers(file: &ScenarioFile) -> Result<Vec<ServerSpec>, Pr
             names.push(e.name.clone());
         }
     }
-    let defaults = toml::Value::try_from(&file.servers.defaults).map_err(|e| Problem {
-        path: sp.key("defaults"),
-        message: e.to_string(),
-    })?;
+    let defaults = toml::Value::try_from(&file.servers.defaults)
+        .map_err(|e| Problem::new(sp.key("defaults"), e.to_string()))?;
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let cfg = match file.servers.list.iter().position(|e| e.name == name) {
@@ -694,9 +735,8 @@ pub(crate) fn resolve_servers(file: &ScenarioFile) -> Result<Vec<ServerSpec>, Pr
                     &mut v,
                     &toml::Value::Table(file.servers.list[i].overrides.clone()),
                 );
-                v.try_into().map_err(|e: toml::de::Error| Problem {
-                    path: sp.key("list").index(i),
-                    message: first_line(e.message()),
+                v.try_into().map_err(|e: toml::de::Error| {
+                    Problem::new(sp.key("list").index(i), first_line(e.message()))
                 })?
             }
         };

@@ -13,6 +13,18 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Problem {
     pub path: KeyPath,
     pub message: String,
+    /// Point at the key rather than its value (the key itself is what is wrong).
+    pub at_key: bool,
+}
+
+impl Problem {
+    pub fn new(path: KeyPath, message: impl Into<String>) -> Problem {
+        Problem {
+            path,
+            message: message.into(),
+            at_key: false,
+        }
+    }
 }
 
 /// Most servers a scenario may declare (`servers.count`), so that a typo cannot make the
@@ -71,10 +83,7 @@ fn d(x: Dur) -> String {
 
 impl Checker {
     fn push(&mut self, path: &KeyPath, message: impl Into<String>) {
-        self.out.push(Problem {
-            path: path.clone(),
-            message: message.into(),
-        });
+        self.out.push(Problem::new(path.clone(), message));
     }
 
     fn finite(&mut self, path: &KeyPath, x: f64) {
@@ -388,7 +397,11 @@ impl Checker {
                     self.client(&pp.key("creator"), c);
                 }
                 for u in pl.users.keys() {
+                    let before = self.out.len();
                     self.client(&pp.key("users").key(u), u);
+                    for p in &mut self.out[before..] {
+                        p.at_key = true;
+                    }
                 }
             }
         }
