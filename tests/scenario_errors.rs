@@ -527,9 +527,13 @@ fn missing_simulation_and_required_keys() {
 }
 
 #[test]
-fn no_servers_at_all() {
+fn no_servers_is_allowed_but_references_fail() {
     assert_eq!(
         errs("[simulation]\nname = \"t\"\nduration = \"1m\"\n"),
-        vec!["t.toml:1:1: `servers`: a scenario needs at least one server (`servers.count` or `[[servers.list]]`)"]
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        errs("[simulation]\nname = \"t\"\nduration = \"1m\"\n[[rooms]]\nname = \"r\"\nservers = [\"hs1\"]\n"),
+        vec!["t.toml:6:12: `rooms[0].servers[0]`: unknown server `hs1`"]
     );
 }

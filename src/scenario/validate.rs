@@ -245,12 +245,6 @@ impl Checker {
                 );
             }
         }
-        if self.servers.is_empty() {
-            self.push(
-                &p,
-                "a scenario needs at least one server (`servers.count` or `[[servers.list]]`)",
-            );
-        }
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, e) in file.servers.list.iter().enumerate() {
             let np = p.key("list").index(i).key("name");
