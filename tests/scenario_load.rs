@@ -355,7 +355,7 @@ fn set_creates_missing_tables() {
         )],
     )
     .expect("loads");
-    assert_eq!(s.to_toml().contains("servers = [\"hs2\"]"), true);
+    assert!(s.to_toml().contains("servers = [\"hs2\"]"));
 }
 
 #[test]
@@ -375,7 +375,10 @@ fn validate_and_list_commands() {
         .into();
 
     let (mut out, mut err) = (vec![], vec![]);
-    assert_eq!(validate_to(&[good.clone()], &mut out, &mut err), 0);
+    assert_eq!(
+        validate_to(std::slice::from_ref(&good), &mut out, &mut err),
+        0
+    );
     assert_eq!(
         String::from_utf8_lossy(&out),
         format!(
@@ -502,11 +505,19 @@ fn mutate(text: &str, m: &Mutation) -> String {
     String::from_utf8_lossy(&b).into_owned()
 }
 
+fn prop_assert_ok(r: Result<bool, Vec<stickysim::scenario::ScenarioError>>, text: &str) {
+    match r {
+        Ok(equal) => assert!(equal, "round trip changed the scenario:\n{text}"),
+        Err(e) => panic!("to_toml() does not re-load: {e:?}\n{text}"),
+    }
+}
+
 fn no_panic(text: &str) {
     match load_str(text, "fuzz.toml", &[]) {
         Ok(s) => {
             // A valid mutant must survive the round trip too.
-            let _ = load_str(&s.to_toml(), "again", &[]);
+            let again = load_str(&s.to_toml(), "again", &[]);
+            prop_assert_ok(again.map(|a| a.file == s.file), text);
             let _ = s.digest();
         }
         Err(errors) => {

@@ -617,14 +617,19 @@ fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: 
                         break;
                     }
                     if let Err(list) = typed_table(&t) {
-                        let (path, msg) = &list[0];
+                        let Some((path, msg)) = list.first() else {
+                            continue;
+                        };
                         let same = KeyPath::from_dotted(k).is_ok_and(|kk| &kk == path);
                         let msg = if same {
                             msg.clone()
                         } else {
                             format!("`{path}`: {msg}")
                         };
-                        if list[0].1.starts_with("unknown field") {
+                        if list
+                            .first()
+                            .is_some_and(|(_, m)| m.starts_with("unknown field"))
+                        {
                             push(kp.clone(), format!("`{k}` is not a scenario key: {msg}"));
                             break;
                         }

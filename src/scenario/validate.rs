@@ -29,7 +29,7 @@ impl Problem {
 
 /// Most servers a scenario may declare (`servers.count`), so that a typo cannot make the
 /// loader build billions of names.
-pub const MAX_SERVERS: u32 = 1_000_000;
+pub const MAX_SERVERS: u32 = 100_000;
 
 /// Check everything that the types alone do not. `servers` is the resolved server list.
 pub fn check(file: &ScenarioFile, servers: &[ServerSpec]) -> Vec<Problem> {
@@ -268,8 +268,10 @@ impl Checker {
         // The defaults as written, then each entry's merged settings, reported at the entry
         // only for keys the entry itself sets (the rest were reported at the defaults).
         let defaults = self.server_cfg(&file.servers.defaults);
-        for (rel, msg) in defaults {
-            self.push(&join(&p.key("defaults"), &rel[0]), msg);
+        for (rels, msg) in defaults {
+            if let Some(rel) = rels.first() {
+                self.push(&join(&p.key("defaults"), rel), msg);
+            }
         }
         for (i, e) in file.servers.list.iter().enumerate() {
             let Some(spec) = resolved.iter().find(|s| s.name == e.name) else {
