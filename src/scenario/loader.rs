@@ -1,10 +1,23 @@
-//! Loading a scenario: TOML text -> checked [`Scenario`]. (Minimal version; errors with
-//! positions, `--set` and semantic checks are filled in by the loader work.)
+//! Loading a scenario: TOML text -> checked [`Scenario`] (SPEC 1.2, 7).
+//!
+//! 1. Parse with `toml_edit`, which keeps the span of every key and value. A syntax error
+//!    stops here.
+//! 2. Deserialise the file section by section (each `[[workload]]`, `[[rooms]]`, ... on its
+//!    own, so that one bad section does not hide the others), mapping every type error or
+//!    unknown key back to its key path, line and column.
+//! 3. Apply `--set` overrides (file `--set`, line = which override) and check the result.
+//! 4. Resolve servers, run the semantic checks of [`super::validate`], check `[sweep]`.
+//!
+//! Loading reads only; nothing is written.
 
+use super::locate::{guess_key, line_col, KeyPath, Locator, Seg};
 use super::schema::*;
-use super::{Scenario, ServerSpec};
+use super::validate::{self, Problem, MAX_SERVERS};
+use super::{set, Scenario, ServerSpec};
+use serde::de::{DeserializeOwned, IntoDeserializer};
 use std::fmt;
 use std::path::Path;
+use toml_edit::{ImDocument, Item, Value};
 
 /// A problem in a scenario, located as precisely as we can.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,43 +41,161 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+/// The "file" named by errors that come from a `--set` override; their line is the
+/// override's position among the `--set` arguments (1-based), their column 1.
+pub const SET_ORIGIN: &str = "--set";
+
+/// Load and check a scenario file, applying `--set KEY=VALUE` arguments.
 pub fn load_path(path: &Path, sets: &[String]) -> Result<Scenario, Vec<ScenarioError>> {
+    let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![ScenarioError {
-            file: path.display().to_string(),
+            file: origin.clone(),
             line: 0,
             column: 0,
             key: String::new(),
             message: format!("cannot read: {e}"),
         }]
     })?;
-    load_str(&text, &path.display().to_string(), sets)
+    load_str(&text, &origin, sets)
 }
 
-pub fn load_str(
+/// Load and check scenario text; `origin` names it in errors.
+pub fn load_str(text: &str, origin: &str, sets: &[String]) -> Result<Scenario, Vec<ScenarioError>> {
+    let mut overrides = vec![];
+    let mut errors = vec![];
+    for (i, arg) in sets.iter().enumerate() {
+        match set::split_assignment(arg) {
+            Ok(kv) => overrides.push(kv),
+            Err(m) => errors.push(ScenarioError {
+                file: SET_ORIGIN.into(),
+                line: i + 1,
+                column: 1,
+                key: arg
+                    .split_once('=')
+                    .map(|(k, _)| k.trim())
+                    .unwrap_or("")
+                    .into(),
+                message: m,
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    load_with_overrides(text, origin, &overrides)
+}
+
+/// Load and check scenario text with overrides already split into (dotted key, value)
+/// (`--set` arguments, or one sweep point's values).
+pub fn load_with_overrides(
     text: &str,
     origin: &str,
-    _sets: &[String],
+    overrides: &[(String, toml::Value)],
 ) -> Result<Scenario, Vec<ScenarioError>> {
-    let file: ScenarioFile = toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+    let doc = ImDocument::parse(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let (line, column) = line_col(text, offset);
         vec![ScenarioError {
             file: origin.into(),
             line,
             column,
-            key: String::new(),
-            message: e.message().to_string(),
+            key: guess_key(text, offset),
+            message: first_line(e.message()),
         }]
     })?;
-    let servers = resolve_servers(&file).map_err(|m| {
-        vec![ScenarioError {
-            file: origin.into(),
-            line: 0,
-            column: 0,
-            key: "servers".into(),
-            message: m,
-        }]
-    })?;
+    let loc = Locator::new(doc.as_table());
+    let mut ctx = Ctx {
+        text,
+        origin,
+        loc: &loc,
+        overrides: vec![],
+        errors: vec![],
+    };
+    for (i, (k, _)) in overrides.iter().enumerate() {
+        match KeyPath::from_dotted(k) {
+            Ok(p) => ctx.overrides.push(p),
+            Err(m) => {
+                ctx.set_error(i, k, strip_key(&m, k));
+                ctx.overrides.push(KeyPath::root().key(k));
+            }
+        }
+    }
+    if !ctx.errors.is_empty() {
+        return Err(ctx.finish());
+    }
+
+    // The file as written, minus what an override replaces.
+    for te in typed_errors(doc.as_table(), &loc) {
+        if !ctx.replaced_by_override(&te) {
+            ctx.at(&te.path, te.offset, te.message);
+        }
+    }
+    if !ctx.errors.is_empty() {
+        return Err(ctx.finish());
+    }
+
+    let mut table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.at(
+                &KeyPath::root(),
+                e.span().map(|s| s.start),
+                e.message().to_string(),
+            );
+            return Err(ctx.finish());
+        }
+    };
+    for (i, (k, v)) in overrides.iter().enumerate() {
+        if let Err(m) = indexed_lists_exist(&table, &ctx.overrides[i]) {
+            ctx.set_error(i, k, m);
+            continue;
+        }
+        if let Err(m) = set::apply_set(&mut table, k, v.clone()) {
+            ctx.set_error(i, k, strip_key(&m, k));
+        }
+    }
+    if !ctx.errors.is_empty() {
+        return Err(ctx.finish());
+    }
+    if !overrides.is_empty() {
+        if let Err(list) = typed_table(&table) {
+            for (path, message) in list {
+                let i = ctx.blame(&path);
+                // Name the key as the user wrote it when the error is about a table on its way.
+                let key = match ctx.overrides.get(i) {
+                    Some(o) if o.starts_with(&path) => o.to_string(),
+                    _ => path.to_string(),
+                };
+                ctx.set_error(i, &key, message);
+            }
+            return Err(ctx.finish());
+        }
+    }
+
+    let file: ScenarioFile = match table.clone().try_into() {
+        Ok(f) => f,
+        Err(e) => {
+            let e: toml::de::Error = e;
+            ctx.at(&KeyPath::root(), None, e.message().to_string());
+            return Err(ctx.finish());
+        }
+    };
+    let servers = match resolve_servers(&file) {
+        Ok(s) => s,
+        Err(p) => {
+            ctx.problem(&p);
+            return Err(ctx.finish());
+        }
+    };
+    let problems = validate::check(&file, &servers);
+    for p in &problems {
+        ctx.problem(p);
+    }
+    check_sweep(&file, &table, &problems, &mut ctx);
+    if !ctx.errors.is_empty() {
+        return Err(ctx.finish());
+    }
     Ok(Scenario {
         file,
         servers,
@@ -72,46 +203,548 @@ pub fn load_str(
     })
 }
 
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
+/// An override can index only lists the scenario has (`set.rs` would make a table of a
+/// missing one, which then fails with a confusing type error).
+fn indexed_lists_exist(table: &toml::Table, path: &KeyPath) -> Result<(), String> {
+    let mut cur: Option<&toml::Value> = None;
+    for (n, seg) in path.0.iter().enumerate() {
+        let here = KeyPath(path.0[..n].to_vec());
+        cur = match (seg, cur) {
+            (Seg::Key(k), None) => table.get(k),
+            (Seg::Key(k), Some(toml::Value::Table(t))) => t.get(k),
+            (Seg::Index(i), Some(toml::Value::Array(a))) => a.get(*i),
+            (Seg::Index(_), None | Some(toml::Value::Table(_))) => {
+                return Err(format!("`{here}` has no entries to index"));
+            }
+            _ => None,
+        };
+        if cur.is_none() {
+            return match path.0.get(n + 1) {
+                Some(Seg::Index(_)) => Err(format!(
+                    "`{}` has no entries to index",
+                    path_to(path, n + 1)
+                )),
+                _ => Ok(()),
+            };
+        }
+    }
+    Ok(())
+}
+
+fn path_to(path: &KeyPath, n: usize) -> KeyPath {
+    KeyPath(path.0[..n].to_vec())
+}
+
+/// Where errors go while loading one scenario.
+struct Ctx<'a> {
+    text: &'a str,
+    origin: &'a str,
+    loc: &'a Locator,
+    /// Key paths of the overrides, in order.
+    overrides: Vec<KeyPath>,
+    errors: Vec<ScenarioError>,
+}
+
+impl Ctx<'_> {
+    fn at(&mut self, path: &KeyPath, offset: Option<usize>, message: String) {
+        let offset = offset.or_else(|| self.loc.offset_of(path));
+        let (line, column) = offset.map(|o| line_col(self.text, o)).unwrap_or((1, 1));
+        self.errors.push(ScenarioError {
+            file: self.origin.into(),
+            line,
+            column,
+            key: path.to_string(),
+            message,
+        });
+    }
+
+    fn set_error(&mut self, i: usize, key: &str, message: String) {
+        self.errors.push(ScenarioError {
+            file: SET_ORIGIN.into(),
+            line: i + 1,
+            column: 1,
+            key: key.into(),
+            message,
+        });
+    }
+
+    /// A semantic problem: in the override that set it, else in the file.
+    fn problem(&mut self, p: &Problem) {
+        match self.overrides.iter().rposition(|o| p.path.starts_with(o)) {
+            Some(i) => self.set_error(i, &p.path.to_string(), p.message.clone()),
+            None => {
+                let offset = if p.at_key {
+                    self.loc.key_offset_of(&p.path)
+                } else {
+                    None
+                };
+                self.at(&p.path, offset, p.message.clone())
+            }
+        }
+    }
+
+    /// An error of the file as written that an override replaces (or fills in).
+    fn replaced_by_override(&self, te: &TypedError) -> bool {
+        let missing = missing_field(&te.message).map(|f| te.path.key(f));
+        self.overrides
+            .iter()
+            .any(|o| te.path.starts_with(o) || missing.as_ref().is_some_and(|m| o.starts_with(m)))
+    }
+
+    /// The override most likely behind an error found after applying them all.
+    fn blame(&self, path: &KeyPath) -> usize {
+        self.overrides
+            .iter()
+            .rposition(|o| path.starts_with(o) || o.starts_with(path))
+            .unwrap_or(self.overrides.len().saturating_sub(1))
+    }
+
+    /// Errors in file order (the file's first, then `--set`'s), duplicates dropped.
+    fn finish(&mut self) -> Vec<ScenarioError> {
+        let mut out = std::mem::take(&mut self.errors);
+        out.sort_by_key(|e| (e.file == SET_ORIGIN, e.line, e.column));
+        out.dedup();
+        out
+    }
+}
+
+fn first_line(m: &str) -> String {
+    m.trim().lines().next().unwrap_or("").to_string()
+}
+
+/// `set.rs` messages start with the key; ours print it separately.
+fn strip_key(m: &str, key: &str) -> String {
+    m.strip_prefix(&format!("`{key}`: "))
+        .unwrap_or(m)
+        .to_string()
+}
+
+fn missing_field(m: &str) -> Option<&str> {
+    m.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// A type error or unknown key, located.
+#[derive(Clone, Debug)]
+struct TypedError {
+    path: KeyPath,
+    offset: Option<usize>,
+    message: String,
+}
+
+const TOP_KEYS: [&str; 8] = [
+    "simulation",
+    "network",
+    "servers",
+    "rooms",
+    "workload",
+    "fault",
+    "expect",
+    "sweep",
+];
+
+/// Deserialise every section of a document on its own and collect the errors.
+fn typed_errors(root: &toml_edit::Table, loc: &Locator) -> Vec<TypedError> {
+    let mut out = vec![];
+    let top = KeyPath::root();
+    if !root.contains_key("simulation") {
+        out.push(TypedError {
+            path: top.clone(),
+            offset: None,
+            message: "missing table `[simulation]`".into(),
+        });
+    }
+    for (k, item) in root.iter() {
+        let p = top.key(k);
+        match k {
+            "simulation" => out.extend(one::<SimulationCfg>(item, &p, loc)),
+            "network" => out.extend(one::<NetworkCfg>(item, &p, loc)),
+            "servers" => {
+                out.extend(one::<ServersCfg>(item, &p, loc));
+                let list = item.get("list");
+                for (i, mut entry) in list
+                    .map(elements)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                {
+                    remove_key(&mut entry, "name");
+                    out.extend(one::<ServerCfg>(&entry, &p.key("list").index(i), loc));
+                }
+            }
+            "rooms" => out.extend(each::<RoomCfg>(item, &p, loc)),
+            "workload" => match elements_or_type_error::<WorkloadCfg>(item, &p, loc) {
+                Ok(list) => {
+                    for (i, w) in list.into_iter().enumerate() {
+                        out.extend(workload(w, &p.index(i), loc));
+                    }
+                }
+                Err(e) => out.push(e),
+            },
+            "fault" => out.extend(each::<FaultCfg>(item, &p, loc)),
+            "expect" => out.extend(each::<ExpectCfg>(item, &p, loc)),
+            "sweep" => out.extend(one::<toml::Table>(item, &p, loc)),
+            _ => {
+                let offset = loc.key_offset_of(&p);
+                out.push(TypedError {
+                    path: p,
+                    offset,
+                    message: format!(
+                        "unknown field `{k}`, expected one of {}",
+                        TOP_KEYS.map(|k| format!("`{k}`")).join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A workload: dispatched on `kind` by hand, so that errors inside it keep their spans
+/// (serde's internally tagged enums lose them).
+fn workload(mut item: Item, p: &KeyPath, loc: &Locator) -> Option<TypedError> {
+    let kind = item
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .map(str::to_string);
+    let known = matches!(
+        kind.as_deref(),
+        Some("matrixrtc" | "location" | "spam" | "script")
+    );
+    if !known {
+        return one::<WorkloadCfg>(&item, p, loc);
+    }
+    remove_key(&mut item, "kind");
+    match kind.as_deref() {
+        Some("matrixrtc") => one::<MatrixRtcCfg>(&item, p, loc),
+        Some("location") => one::<LocationCfg>(&item, p, loc),
+        Some("spam") => one::<SpamCfg>(&item, p, loc),
+        _ => one::<ScriptCfg>(&item, p, loc),
+    }
+}
+
+fn each<T: DeserializeOwned>(item: &Item, p: &KeyPath, loc: &Locator) -> Vec<TypedError> {
+    match elements_or_type_error::<T>(item, p, loc) {
+        Ok(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| one::<T>(e, &p.index(i), loc))
+            .collect(),
+        Err(e) => vec![e],
+    }
+}
+
+fn elements_or_type_error<T: DeserializeOwned>(
+    item: &Item,
+    p: &KeyPath,
+    loc: &Locator,
+) -> Result<Vec<Item>, TypedError> {
+    match item {
+        Item::ArrayOfTables(_) | Item::Value(Value::Array(_)) => Ok(elements(item)),
+        _ => Err(one::<Vec<T>>(item, p, loc).unwrap_or_else(|| TypedError {
+            path: p.clone(),
+            offset: loc.offset_of(p),
+            message: "expected a list".into(),
+        })),
+    }
+}
+
+/// The elements of an array of tables or an inline array, as items.
+fn elements(item: &Item) -> Vec<Item> {
+    match item {
+        Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
+        Item::Value(Value::Array(a)) => a.iter().map(|v| Item::Value(v.clone())).collect(),
+        _ => vec![],
+    }
+}
+
+fn remove_key(item: &mut Item, key: &str) {
+    match item {
+        Item::Table(t) => {
+            t.remove(key);
+        }
+        Item::Value(Value::InlineTable(t)) => {
+            t.remove(key);
+        }
+        _ => {}
+    }
+}
+
+/// Deserialise one item as `T`; an error comes back located.
+fn one<T: DeserializeOwned>(item: &Item, base: &KeyPath, loc: &Locator) -> Option<TypedError> {
+    let result = match item {
+        Item::Table(t) => {
+            T::deserialize(toml_edit::DocumentMut::from(t.clone()).into_deserializer()).map(drop)
+        }
+        Item::Value(v) => T::deserialize(v.clone().into_deserializer()).map(drop),
+        Item::ArrayOfTables(a) => {
+            T::deserialize(Value::Array(a.clone().into_array()).into_deserializer()).map(drop)
+        }
+        Item::None => return None,
+    };
+    let e = result.err()?;
+    Some(locate_error(e.span(), &tidy(e.message()), base, loc))
+}
+
+/// Rewrite serde's less helpful messages.
+fn tidy(m: &str) -> String {
+    let m = first_line(m);
+    if m.contains("untagged enum ServerSet") {
+        return "expected \"all\" or a list of server names".into();
+    }
+    m
+}
+
+/// Turn an error span into a key path. Errors inside internally tagged tables (faults,
+/// distributions) carry the span of the whole table; find the key or value they name.
+fn locate_error(
+    span: Option<std::ops::Range<usize>>,
+    message: &str,
+    base: &KeyPath,
+    loc: &Locator,
+) -> TypedError {
+    let (path, offset) = match &span {
+        Some(s) => {
+            let p = loc.path_for_span(s);
+            if p.starts_with(base) {
+                (p, Some(s.start))
+            } else {
+                (base.clone(), Some(s.start))
+            }
+        }
+        None => (base.clone(), loc.offset_of(base)),
+    };
+    let container = loc.get(&path).map_or(true, |e| e.container);
+    if let Some(field) = message
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+    {
+        if path.0.last() != Some(&Seg::Key(field.to_string())) {
+            let hit = loc
+                .descendants(&path)
+                .find(|p| p.0.last() == Some(&Seg::Key(field.to_string())));
+            if let Some(h) = hit {
+                return TypedError {
+                    path: h.clone(),
+                    offset: loc.key_offset_of(h),
+                    message: message.into(),
+                };
+            }
+        }
+    } else if container && missing_field(message).is_none() {
+        // The value the message quotes first.
+        let mut best: Option<(usize, &KeyPath)> = None;
+        for p in loc.descendants(&path) {
+            let Some(s) = loc.get(p).and_then(|e| e.scalar.as_ref()) else {
+                continue;
+            };
+            let pos = [format!("`{s}`"), format!("\"{s}\"")]
+                .iter()
+                .filter_map(|needle| message.find(needle.as_str()))
+                .min();
+            if let Some(pos) = pos {
+                if best.map_or(true, |(b, _)| pos < b) {
+                    best = Some((pos, p));
+                }
+            }
+        }
+        if let Some((_, h)) = best {
+            return TypedError {
+                path: h.clone(),
+                offset: loc.offset_of(h),
+                message: message.into(),
+            };
+        }
+    }
+    TypedError {
+        path,
+        offset,
+        message: message.into(),
+    }
+}
+
+/// Check a document given as a table (after overrides or sweep values): the same typed
+/// checks, located by key path only.
+fn typed_table(table: &toml::Table) -> Result<(), Vec<(KeyPath, String)>> {
+    let text = toml::to_string(table).map_err(|e| vec![(KeyPath::root(), e.to_string())])?;
+    let doc = ImDocument::parse(text.as_str())
+        .map_err(|e| vec![(KeyPath::root(), first_line(e.message()))])?;
+    let loc = Locator::new(doc.as_table());
+    let errs = typed_errors(doc.as_table(), &loc);
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs.into_iter().map(|e| (e.path, e.message)).collect())
+    }
+}
+
+/// `[sweep]`: `seeds` an integer >= 1, `zip` a list of lists of swept keys, every other key
+/// a dotted path whose values each make a valid scenario.
+fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: &mut Ctx) {
+    let Some(sweep) = &file.sweep else {
+        return;
+    };
+    let sp = KeyPath::root().key("sweep");
+    let mut swept: Vec<(&str, usize)> = vec![];
+    let mut problems: Vec<Problem> = vec![];
+    let mut push = |path: KeyPath, message: String| problems.push(Problem::new(path, message));
+    for (k, v) in sweep {
+        let kp = sp.key(k);
+        match k.as_str() {
+            "seeds" => {
+                if !matches!(v, toml::Value::Integer(n) if *n >= 1) {
+                    push(kp, format!("must be an integer of at least 1 (got {v})"));
+                }
+            }
+            "zip" => {}
+            _ => {
+                let Some(values) = v.as_array() else {
+                    push(
+                        kp,
+                        format!("a swept key takes a list of values, e.g. [1, 2] (got {v})"),
+                    );
+                    continue;
+                };
+                if values.is_empty() {
+                    push(kp, "needs at least one value".into());
+                    continue;
+                }
+                swept.push((k.as_str(), values.len()));
+                for (j, value) in values.iter().enumerate() {
+                    let mut t = table.clone();
+                    t.remove("sweep");
+                    if let Err(m) = set::apply_set(&mut t, k, value.clone()) {
+                        push(kp.clone(), strip_key(&m, k));
+                        break;
+                    }
+                    if let Err(list) = typed_table(&t) {
+                        let Some((path, msg)) = list.first() else {
+                            continue;
+                        };
+                        let same = KeyPath::from_dotted(k).is_ok_and(|kk| &kk == path);
+                        let msg = if same {
+                            msg.clone()
+                        } else {
+                            format!("`{path}`: {msg}")
+                        };
+                        if list
+                            .first()
+                            .is_some_and(|(_, m)| m.starts_with("unknown field"))
+                        {
+                            push(kp.clone(), format!("`{k}` is not a scenario key: {msg}"));
+                            break;
+                        }
+                        push(kp.index(j), msg);
+                        continue;
+                    }
+                    if let Some(p) = sweep_point_problem(&t, base) {
+                        let same = KeyPath::from_dotted(k).is_ok_and(|kk| kk == p.path);
+                        let msg = if same {
+                            p.message
+                        } else {
+                            format!("`{}`: {}", p.path, p.message)
+                        };
+                        push(kp.index(j), msg);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(zip) = sweep.get("zip") {
+        let zp = sp.key("zip");
+        let mut used: Vec<&str> = vec![];
+        match zip.as_array() {
+            None => push(zp, "must be a list of lists of swept keys".into()),
+            Some(groups) => {
+                for (g, group) in groups.iter().enumerate() {
+                    let gp = zp.index(g);
+                    let Some(keys) = group.as_array() else {
+                        push(gp, "must be a list of swept keys".into());
+                        continue;
+                    };
+                    let mut len: Option<usize> = None;
+                    for (j, key) in keys.iter().enumerate() {
+                        let Some(key) = key.as_str() else {
+                            push(gp.index(j), "must be a swept key (a string)".into());
+                            continue;
+                        };
+                        let Some(&(_, n)) = swept.iter().find(|(s, _)| *s == key) else {
+                            push(
+                                gp.index(j),
+                                format!("`{key}` is not a swept key of `[sweep]`"),
+                            );
+                            continue;
+                        };
+                        if used.contains(&key) {
+                            push(gp.index(j), format!("`{key}` is zipped twice"));
+                        }
+                        used.push(key);
+                        match len {
+                            Some(l) if l != n => push(
+                                gp.index(j),
+                                format!("zipped keys need as many values each: `{key}` has {n}, the first key {l}"),
+                            ),
+                            None => len = Some(n),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for p in &problems {
+        ctx.problem(p);
+    }
+}
+
+/// The first semantic problem a sweep value brings that the base scenario does not have.
+fn sweep_point_problem(t: &toml::Table, base: &[Problem]) -> Option<Problem> {
+    let file: ScenarioFile = t.clone().try_into().ok()?;
+    let servers = match resolve_servers(&file) {
+        Ok(s) => s,
+        Err(p) => return Some(p),
+    };
+    validate::check(&file, &servers)
+        .into_iter()
+        .find(|p| !base.contains(p))
 }
 
 /// Merge built-in defaults < `[servers.defaults]` < each list entry.
-pub(crate) fn resolve_servers(file: &ScenarioFile) -> Result<Vec<ServerSpec>, String> {
-    let defaults = toml::Value::try_from(&file.servers.defaults).map_err(|e| e.to_string())?;
+pub(crate) fn resolve_servers(file: &ScenarioFile) -> Result<Vec<ServerSpec>, Problem> {
+    let sp = KeyPath::root().key("servers");
     let mut names: Vec<String> = vec![];
     if let Some(n) = file.servers.count {
-        let prefix = file
-            .servers
-            .name_prefix
-            .clone()
-            .unwrap_or_else(|| "hs".into());
-        for i in 1..=n {
-            names.push(format!("{prefix}{i}"));
+        if n > MAX_SERVERS {
+            return Err(Problem::new(
+                sp.key("count"),
+                format!("at most {MAX_SERVERS} servers (got {n})"),
+            ));
         }
+        let prefix = file.servers.name_prefix.as_deref().unwrap_or("hs");
+        names.extend((1..=n).map(|i| format!("{prefix}{i}")));
     }
+    let mut seen: std::collections::BTreeSet<String> = names.iter().cloned().collect();
     for e in &file.servers.list {
-        if !names.contains(&e.name) {
+        if seen.insert(e.name.clone()) {
             names.push(e.name.clone());
         }
     }
-    let mut out = vec![];
+    let defaults = toml::Value::try_from(&file.servers.defaults)
+        .map_err(|e| Problem::new(sp.key("defaults"), e.to_string()))?;
+    let mut out = Vec::with_capacity(names.len());
     for name in names {
-        let mut v = defaults.clone();
-        if let Some(e) = file.servers.list.iter().find(|e| e.name == name) {
-            deep_merge(&mut v, &toml::Value::Table(e.overrides.clone()));
-        }
-        let cfg: ServerCfg = v
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("server {name}: {}", e.message()))?;
+        let cfg = match file.servers.list.iter().position(|e| e.name == name) {
+            None => file.servers.defaults.clone(),
+            Some(i) => {
+                let mut v = defaults.clone();
+                deep_merge(
+                    &mut v,
+                    &toml::Value::Table(file.servers.list[i].overrides.clone()),
+                );
+                v.try_into().map_err(|e: toml::de::Error| {
+                    Problem::new(sp.key("list").index(i), first_line(e.message()))
+                })?
+            }
+        };
         out.push(ServerSpec { name, cfg });
     }
     Ok(out)

@@ -3,11 +3,13 @@
 pub mod commands;
 pub mod duration;
 pub mod loader;
+pub mod locate;
 pub mod schema;
 pub mod set;
+pub mod validate;
 
 pub use duration::{Dur, SignedDur};
-pub use loader::{load_path, load_str, ScenarioError};
+pub use loader::{load_path, load_str, load_with_overrides, ScenarioError};
 pub use schema::*;
 
 use sha2::{Digest, Sha256};
