@@ -81,10 +81,7 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Plot { dir } => crate::output::plots::plot_cmd(&dir),
         Command::Validate { scenarios } => Ok(crate::scenario::commands::validate_cmd(&scenarios)),
         Command::List { dir } => Ok(crate::scenario::commands::list_cmd(&dir)),
-        Command::BenchPhold(p) => {
-            crate::bench::phold::cli(&p);
-            Ok(0)
-        }
+        Command::BenchPhold(p) => crate::bench::phold::cli(&p).map(|()| 0),
     }
 }
 
