@@ -336,7 +336,7 @@ impl KeyLocations {
         let mut found = BTreeMap::new();
         if let Ok(doc) = toml_edit::ImDocument::parse(text) {
             if let Some(t) = doc.get("sweep").and_then(|i| i.as_table_like()) {
-                collect_locations(text, t, "", &mut found);
+                collect_locations(text, t, "", None, &mut found);
             }
         }
         KeyLocations {
@@ -362,6 +362,7 @@ fn collect_locations(
     text: &str,
     t: &dyn toml_edit::TableLike,
     prefix: &str,
+    outer: Option<(usize, usize)>,
     found: &mut BTreeMap<String, (usize, usize, usize)>,
 ) {
     for (k, item) in t.iter() {
@@ -370,11 +371,13 @@ fn collect_locations(
         } else {
             format!("{prefix}.{k}")
         };
-        let (line, col) = t
-            .get_key_value(k)
-            .and_then(|(key, _)| key.span())
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((0, 0));
+        // A dotted key is located at its first segment (the start of its line).
+        let (line, col) = outer.unwrap_or_else(|| {
+            t.get_key_value(k)
+                .and_then(|(key, _)| key.span())
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((0, 0))
+        });
         let order = found.len();
         if prefix.is_empty() && (k == SEEDS_KEY || k == ZIP_KEY || k == HEADLINE_KEY) {
             found.insert(name, (order, line, col));
@@ -382,7 +385,14 @@ fn collect_locations(
         }
         match item.as_table_like() {
             // Unquoted dotted keys (`a.b = [..]`) arrive as nested tables.
-            Some(sub) if !item.is_array() => collect_locations(text, sub, &name, found),
+            Some(sub) if !item.is_array() => {
+                let here = if item.is_inline_table() || sub.is_dotted() {
+                    Some((line, col))
+                } else {
+                    None
+                };
+                collect_locations(text, sub, &name, here, found)
+            }
             _ => {
                 found.insert(name, (order, line, col));
             }
@@ -434,16 +444,17 @@ fn parse_sweep_table(raw: &toml::Table, locs: &KeyLocations) -> Result<SweepSpec
     for (k, v) in entries {
         match k.as_str() {
             SEEDS_KEY => {
-                seeds =
-                    match v.as_integer() {
-                        Some(n) if n >= 1 && n as u64 <= MAX_RUNS as u64 => n as u64,
-                        _ => return Err(bad(
+                seeds = match v.as_integer() {
+                    Some(n) if n >= 1 && n as u64 <= MAX_RUNS as u64 => n as u64,
+                    _ => {
+                        return Err(bad(
                             "seeds",
                             format!(
                                 "must be a whole number of repetitions, 1 to {MAX_RUNS} (got {v})"
                             ),
-                        )),
+                        ))
                     }
+                }
             }
             HEADLINE_KEY => {
                 let list = v
