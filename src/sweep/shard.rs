@@ -104,6 +104,11 @@ impl ShardFile {
     }
 }
 
+/// Metrics that measure the machine rather than the model (SPEC 3 `sim.wall_s`,
+/// `sim.events_per_s`): left out of the sweep tables, which must not depend on the machine,
+/// its load or `--jobs`. They stay in each run's `summary.json`.
+pub const WALL_CLOCK_METRICS: [&str; 2] = ["sim.wall_s", "sim.events_per_s"];
+
 /// What the sweep needs from a finished run's `summary.json`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSummary {
@@ -145,6 +150,7 @@ pub fn read_run(dir: &Path, digest: &str, seed: u64) -> Result<RunSummary, Strin
     // Non-numeric entries are not scalar metrics; a sweep has nothing to average there.
     let metrics: Metrics = m
         .iter()
+        .filter(|(k, _)| !WALL_CLOCK_METRICS.contains(&k.as_str()))
         .filter_map(|(k, x)| x.as_f64().filter(|f| f.is_finite()).map(|f| (k.clone(), f)))
         .collect();
     let failed_claims = v
