@@ -205,8 +205,17 @@ fn print_headline_table(m: &SweepMeta, results: &std::collections::BTreeMap<usiz
         return;
     }
     let runs = m.runs();
+    // Short column names for the terminal: the last segment of a key when that is unique.
+    let last = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
     let mut header = vec!["point".to_string()];
-    header.extend(m.keys.iter().cloned());
+    header.extend(m.keys.iter().map(|k| {
+        let l = last(k);
+        if m.keys.iter().filter(|o| last(o) == l).count() == 1 {
+            l
+        } else {
+            k.clone()
+        }
+    }));
     header.extend(m.headline.iter().cloned());
     let mut rows = vec![header];
     for p in m.points.iter().take(MAX_ROWS) {
@@ -224,7 +233,7 @@ fn print_headline_table(m: &SweepMeta, results: &std::collections::BTreeMap<usiz
                 .filter_map(|s| s.metrics.get(h).copied())
                 .collect();
             row.push(match stats::stats(&xs) {
-                Some(s) if s.n > 1 => format!(
+                Some(s) if s.n > 1 && s.std > 0.0 => format!(
                     "{} [{}, {}]",
                     short(s.mean),
                     short(s.ci95_lo),
