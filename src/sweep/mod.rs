@@ -22,6 +22,15 @@ pub use merge::{merge_dirs, MergeReport};
 pub use shard::{read_run, RunSummary, Shard, ShardFile};
 
 use crate::scenario::{Scenario, ScenarioError};
+
+/// `println!` that ignores a closed stdout (`stickysim sweep … | head`): the sweep's files
+/// are written by then, and a broken pipe must not turn into a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 use std::path::{Path, PathBuf};
 
 /// Everything that can stop a sweep or a merge. All of them are reported by the CLI with
@@ -163,7 +172,7 @@ where
 
 fn print_sweep_report(plan: &SweepPlan, opts: &SweepOptions, r: &SweepReport, wall_s: f64) {
     let m = &plan.meta;
-    println!(
+    say!(
         "sweep {}: {} point(s) x {} seed(s) = {} runs",
         m.scenario,
         m.points.len(),
@@ -171,26 +180,26 @@ fn print_sweep_report(plan: &SweepPlan, opts: &SweepOptions, r: &SweepReport, wa
         r.total_runs
     );
     if !opts.shard.is_whole() {
-        println!("shard {}: {} runs", opts.shard, r.slice_runs);
+        say!("shard {}: {} runs", opts.shard, r.slice_runs);
     }
-    println!(
+    say!(
         "{} run now, {} already complete, {} jobs, {:.1} s",
         r.ran, r.reused, opts.jobs, wall_s
     );
     if r.runs_with_failed_claims > 0 {
-        println!(
+        say!(
             "{} run(s) with a failed [[expect]] (see their summary.json)",
             r.runs_with_failed_claims
         );
     }
     if r.tables_written {
         print_headline_table(m, &r.results);
-        println!(
+        say!(
             "wrote {} (sweep.json, sweep.csv, aggregate.csv)",
             r.out.display()
         );
     } else {
-        println!(
+        say!(
             "wrote shard {} to {}; when every shard is done: stickysim merge SHARD_DIR... --out DIR",
             opts.shard,
             r.out.display()
@@ -261,10 +270,10 @@ fn print_headline_table(m: &SweepMeta, results: &std::collections::BTreeMap<usiz
             .zip(&widths)
             .map(|(s, w)| format!("{s:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        say!("{}", line.join("  ").trim_end());
     }
     if m.points.len() > MAX_ROWS {
-        println!(
+        say!(
             "... {} more points in aggregate.csv",
             m.points.len() - MAX_ROWS
         );
@@ -285,7 +294,7 @@ fn short(x: f64) -> String {
 /// `stickysim merge DIR... --out DIR`.
 pub fn merge_cmd(dirs: &[PathBuf], out: &Path) -> anyhow::Result<u8> {
     let r = merge_dirs(dirs, out)?;
-    println!(
+    say!(
         "merged {} runs into {} ({} copied, {} already there)",
         r.total_runs,
         out.display(),
@@ -293,7 +302,7 @@ pub fn merge_cmd(dirs: &[PathBuf], out: &Path) -> anyhow::Result<u8> {
         r.kept
     );
     if r.runs_with_failed_claims > 0 {
-        println!(
+        say!(
             "{} run(s) with a failed [[expect]] (see their summary.json)",
             r.runs_with_failed_claims
         );
