@@ -184,7 +184,10 @@ fn print_sweep_report(plan: &SweepPlan, opts: &SweepOptions, r: &SweepReport, wa
     }
     say!(
         "{} run now, {} already complete, {} jobs, {:.1} s",
-        r.ran, r.reused, opts.jobs, wall_s
+        r.ran,
+        r.reused,
+        opts.jobs,
+        wall_s
     );
     if r.runs_with_failed_claims > 0 {
         say!(
