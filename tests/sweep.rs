@@ -22,6 +22,9 @@ description = "sweep machinery test"
 seed = 40
 duration = "1m"
 
+[servers]
+count = 2
+
 [[rooms]]
 name = "r"
 servers = "all"
@@ -637,7 +640,7 @@ fn bad_input_is_refused_with_exit_2() {
             "seeds = 4\nzip = [[\"workload.0.rate\", \"servers.defaults.inbound.policy\"]]",
         ),
         &[],
-        "equal length",
+        "as many values",
     );
     refused(
         &swap(

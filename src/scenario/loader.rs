@@ -577,7 +577,33 @@ fn typed_table(table: &toml::Table) -> Result<(), Vec<(KeyPath, String)>> {
     }
 }
 
-/// `[sweep]`: `seeds` an integer >= 1, `zip` a list of lists of swept keys, every other key
+/// The `[sweep]` table with nested tables (from bare dotted keys) turned into dotted paths.
+fn flatten_sweep(sweep: &toml::Table) -> Vec<(String, toml::Value)> {
+    fn walk(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+        for (k, v) in t {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(inner)
+                    if !(prefix.is_empty()
+                        && ["seeds", "zip", "headline"].contains(&k.as_str())) =>
+                {
+                    walk(&key, inner, out)
+                }
+                _ => out.push((key, v.clone())),
+            }
+        }
+    }
+    let mut out = vec![];
+    walk("", sweep, &mut out);
+    out
+}
+
+/// `[sweep]`: `seeds` an integer >= 1, `zip` a list of lists of swept keys, `headline` a
+/// list of metric names, every other key
 /// a dotted path whose values each make a valid scenario.
 fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: &mut Ctx) {
     let Some(sweep) = &file.sweep else {
@@ -587,7 +613,11 @@ fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: 
     let mut swept: Vec<(&str, usize)> = vec![];
     let mut problems: Vec<Problem> = vec![];
     let mut push = |path: KeyPath, message: String| problems.push(Problem::new(path, message));
-    for (k, v) in sweep {
+    // `network.loss = [...]` (a bare dotted key) is the same swept key as `"network.loss"`.
+    let flat = flatten_sweep(sweep);
+    for (k, v) in &flat {
+        let v = v.clone();
+        let v = &v;
         let kp = sp.key(k);
         match k.as_str() {
             "seeds" => {
@@ -596,6 +626,13 @@ fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: 
                 }
             }
             "zip" => {}
+            // The metrics a sweep's report and plots lead with (not a scenario key).
+            "headline" => {
+                let ok = v.as_array().is_some_and(|a| a.iter().all(|x| x.is_str()));
+                if !ok {
+                    push(kp, "must be a list of metric names".to_string());
+                }
+            }
             _ => {
                 let Some(values) = v.as_array() else {
                     push(
@@ -605,7 +642,10 @@ fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: 
                     continue;
                 };
                 if values.is_empty() {
-                    push(kp, "needs at least one value".into());
+                    push(
+                        kp,
+                        "the value list is empty: give at least one value".into(),
+                    );
                     continue;
                 }
                 swept.push((k.as_str(), values.len()));
