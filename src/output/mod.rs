@@ -1,3 +1,4 @@
 //! Everything that writes files: CSV, digest, plots, report, trace, sequence diagrams.
 
 pub mod plots;
+pub mod report;

@@ -20,7 +20,7 @@ pub use run_plots::{
     bin_width_ms, cdf_points, convergence_figure, federation_figure, latency_cdf_figure,
     rtc_ghosts_figure, run_figures, spam_window_figure,
 };
-pub use sweep_plots::{sweep_figures, SweepData};
+pub use sweep_plots::{file_safe, short_key, sweep_figures, value_text, Agg, SweepData};
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -90,21 +90,42 @@ pub fn plot_cmd(dir: &Path) -> Result<u8> {
             return Ok(2);
         }
     };
-    let paths = match kind {
+    let mut paths = match kind {
         FolderKind::Run => {
-            for fig in run_figures(dir) {
+            let figs = run_figures(dir);
+            let out = dir.join("plots");
+            let mut paths = vec![];
+            for fig in &figs {
                 for note in fig.notes() {
                     eprintln!("note: {}: {note}", fig.name);
                 }
+                paths.extend(write_figure(fig, &out)?);
             }
-            plot_run_dir(dir)?
+            paths
         }
         FolderKind::Sweep => plot_sweep_dir(dir)?,
     };
+    // The report links the plots, so it is refreshed with them (when it can be written).
+    let report = match kind {
+        FolderKind::Run if dir.join("summary.json").is_file() => {
+            Some(crate::output::report::write_report(dir))
+        }
+        FolderKind::Sweep => Some(crate::output::report::write_sweep_report(dir)),
+        _ => None,
+    };
+    match report {
+        Some(Ok(p)) => paths.push(p),
+        Some(Err(e)) => eprintln!("note: report.md not written: {e:#}"),
+        None => {}
+    }
     println!(
-        "wrote {} plot files to {}",
+        "wrote {} files ({} plots) under {}",
         paths.len(),
-        dir.join("plots").display()
+        paths
+            .iter()
+            .filter(|p| p.starts_with(dir.join("plots")))
+            .count(),
+        dir.display()
     );
     Ok(0)
 }

@@ -663,23 +663,40 @@ fn draw_panel<DB: DrawingBackend>(
         let lx = origin.0 + aw - legend_w + 4;
         let (_, plot_top) = chart.backend_coord(&(xl.lo, yhi));
         let (_, plot_bottom) = chart.backend_coord(&(xl.lo, ylo));
-        let row_h = 19;
-        let max_rows = ((plot_bottom - plot_top) / row_h).max(1) as usize;
-        let shown = legend.len().min(max_rows);
-        for (k, row) in legend.iter().take(shown).enumerate() {
-            let y = plot_top + k as i32 * row_h + 2;
-            let text = if k + 1 == shown && shown < legend.len() {
-                format!("… {} more", legend.len() - shown + 1)
-            } else {
-                row.text.clone()
-            };
+        // An entry is "name" or "name\ndetail"; the detail goes on a second, muted line.
+        let row_h = |r: &LegendRow| if r.text.contains('\n') { 34 } else { 19 };
+        let avail = plot_bottom - plot_top;
+        let mut y = plot_top + 2;
+        for (k, row) in legend.iter().enumerate() {
+            let rest = legend.len() - k;
+            let need = row_h(row) + if rest > 1 { 19 } else { 0 };
+            if y - plot_top + need > avail && rest > 1 {
+                root.draw(&Text::new(
+                    format!("… {rest} more"),
+                    (lx + 26, y),
+                    font(LEGEND_PX).color(&MUTED),
+                ))
+                .map_err(de)?;
+                break;
+            }
+            let mut lines = row.text.splitn(2, '\n');
+            let name = lines.next().unwrap_or("");
             draw_swatch(root, &row.kind, (lx, y + 7))?;
             root.draw(&Text::new(
-                fit(root, &text, LEGEND_PX, legend_w - 34),
+                fit(root, name, LEGEND_PX, legend_w - 34),
                 (lx + 26, y),
                 font(LEGEND_PX),
             ))
             .map_err(de)?;
+            if let Some(detail) = lines.next() {
+                root.draw(&Text::new(
+                    fit(root, detail, TICK_PX, legend_w - 34),
+                    (lx + 26, y + 16),
+                    font(TICK_PX).color(&MUTED),
+                ))
+                .map_err(de)?;
+            }
+            y += row_h(row);
         }
     } else {
         // No data: say so, centred in the plot area.

@@ -10,6 +10,9 @@ use std::path::Path;
 /// Most points a line keeps; longer series are thinned evenly (first and last kept).
 const MAX_POINTS: usize = 1500;
 
+/// Up to this many rooms get a line each in `convergence`; more are summarised.
+pub const ROOM_LINES: usize = 7;
+
 /// Paths and policies get a fixed colour, so the same line has the same colour in every run.
 const PATH_ORDER: [&str; 5] = ["direct", "retry", "catch_up", "join_push", "transitive"];
 const POLICY_ORDER: [&str; 4] = ["reject_429", "accept_drop", "defer", "unlimited"];
@@ -237,14 +240,14 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                     0
                 };
                 let hue = fixed_hue(order, &name, &mut extra);
-                let label = if l > 0 {
+                let label = if by_policy {
                     format!(
-                        "{name} ({}, {} lost)",
+                        "{name}\n{} delivered, {} lost",
                         format::count(n as f64),
                         format::count(l as f64)
                     )
                 } else {
-                    format!("{name} ({})", format::count(n as f64))
+                    format!("{name}\n{} delivered", format::count(n as f64))
                 };
                 let pts = cdf_points(&mut v, n + l);
                 panel
@@ -266,7 +269,7 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                 "One line per inbound policy of the recipient's server (servers differ in policy); each line counts its lost pairs, so a line ending below 100% shows loss.".to_string()
             } else {
                 format!(
-                    "One line per delivery path (legend: pairs delivered). {} lost pair(s) never arrived and are in no line.",
+                    "One line per delivery path. {} lost pair(s) never arrived and are in no line.",
                     format::count(lost_total as f64)
                 )
             };
@@ -290,7 +293,7 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                         pts.push((*hi, cum / total));
                     }
                     panel.series.push(Series::new(
-                        format!("all paths ({})", format::count(total)),
+                        format!("all paths\n{} pairs", format::count(total)),
                         Hue::Palette(0),
                         vec![Mark::Line(thin(pts))],
                     ));
@@ -366,7 +369,7 @@ pub fn spam_window_figure(dir: &Path) -> Figure {
             let last = end
                 .unwrap_or(0.0)
                 .max(rows.iter().map(|r| r.0).fold(0.0, f64::max));
-            let nbins = ((last / width).floor() as usize + 1).min(100_000);
+            let nbins = ((last / width).ceil() as usize).clamp(1, 100_000);
             let mut sum = vec![0.0; nbins];
             let mut cnt = vec![0usize; nbins];
             let mut max = vec![0.0f64; nbins];
@@ -459,30 +462,46 @@ pub fn convergence_figure(dir: &Path) -> Figure {
     panel.shade_label = "fault interval".into();
     let mut caption = "Number of different views of each room's sticky map among its live clients (1 = all agree, 0 = no live client); shaded: injected faults.".to_string();
     match read {
-        Ok(Some(_)) if !rooms.is_empty() => {
-            let items = rooms
-                .into_iter()
-                .map(|(room, mut pts)| {
-                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    // Score: how long the room spent with more than one view, then its worst.
-                    let mut divergent = 0.0;
-                    for w in pts.windows(2) {
-                        if w[0].1 > 1.0 {
-                            divergent += w[1].0 - w[0].0;
-                        }
-                    }
-                    let worst = pts.iter().map(|p| p.1).fold(0.0, f64::max);
-                    let score = divergent + worst * 1e-3;
-                    (room, score, vec![Mark::Step(change_points(&pts))])
-                })
-                .collect();
-            panel.series = cap_series(items, "rooms");
-            if let Some(n) = ctx.metric("convergence.final_divergent_rooms") {
-                caption.push_str(&format!(
-                    " Rooms divergent at the end: {}.",
-                    format::count(n)
+        Ok(Some(_)) if !rooms.is_empty() && rooms.len() <= ROOM_LINES => {
+            for (hue, (room, mut pts)) in rooms.into_iter().enumerate() {
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                panel.series.push(Series::new(
+                    room,
+                    Hue::Palette(hue),
+                    vec![Mark::Step(thin(change_points(&pts)))],
                 ));
             }
+        }
+        Ok(Some(_)) if !rooms.is_empty() => {
+            // Too many rooms for one line each: count the rooms that disagree at each sample.
+            let n_rooms = rooms.len();
+            let mut at: BTreeMap<i64, f64> = BTreeMap::new();
+            let mut worst: Vec<(f64, String)> = vec![];
+            for (room, pts) in &rooms {
+                let mut room_worst: f64 = 0.0;
+                for (t, v) in pts {
+                    let e = at.entry(*t as i64).or_insert(0.0);
+                    if *v > 1.0 {
+                        *e += 1.0;
+                    }
+                    room_worst = room_worst.max(*v);
+                }
+                worst.push((room_worst, room.clone()));
+            }
+            worst.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            let divergent: Vec<(f64, f64)> = at.iter().map(|(t, d)| (*t as f64, *d)).collect();
+            panel.y = Axis::new("rooms whose clients disagree", AxisKind::Count)
+                .range(Some(0.0), Some(n_rooms as f64));
+            panel.series.push(Series::new(
+                format!("rooms with > 1 view\nout of {n_rooms}"),
+                Hue::Palette(0),
+                vec![Mark::Step(thin(change_points(&divergent)))],
+            ));
+            caption = format!(
+                "{n_rooms} rooms, too many for a line each: the number of rooms whose live clients hold more than one view of the sticky map (0 = all agree). Most views at once: {} in {}. Shaded: injected faults.",
+                format::count(worst.first().map(|w| w.0).unwrap_or(0.0)),
+                worst.first().map(|w| w.1.as_str()).unwrap_or("-")
+            );
         }
         Ok(Some(_)) => {
             panel.note = Some("convergence.csv has no rows: no room was sampled.".into())
@@ -542,7 +561,7 @@ pub fn federation_figure(dir: &Path) -> Figure {
     match fed {
         Ok(Some(_)) if !attempts.is_empty() => {
             let span = end.unwrap_or(0.0).max(last.unwrap_or(0.0));
-            let nbins = ((span / width).floor() as usize + 1).min(100_000);
+            let nbins = ((span / width).ceil() as usize).clamp(1, 100_000);
             let mut all = vec![0.0; nbins];
             let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
             for (t, outcome) in &attempts {
