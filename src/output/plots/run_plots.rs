@@ -551,7 +551,11 @@ pub fn federation_figure(dir: &Path) -> Figure {
     let mut top = Panel::new(
         Axis::new("", AxisKind::Time).range(Some(0.0), end),
         Axis::new(
-            format!("per {}", format::duration_ms(width)),
+            if attempts.is_empty() {
+                "attempts per bin".to_string()
+            } else {
+                format!("per {}", format::duration_ms(width))
+            },
             AxisKind::Count,
         ),
     );
