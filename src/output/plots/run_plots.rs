@@ -1,7 +1,7 @@
 //! The five plots of a run folder, as [`Figure`]s computed from its CSVs and summary.json.
 //! Each builder never fails: a missing or malformed input becomes a note on an empty chart.
 
-use super::data::{num, read_csv, Fault, Summary};
+use super::data::{num, read_csv, Fault, Histogram, Summary};
 use super::figure::{cap_series, Axis, AxisKind, Figure, Hue, Mark, Markers, Panel, Series, Shade};
 use super::format;
 use std::collections::BTreeMap;
@@ -283,6 +283,17 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
             match hist {
                 Ok(Some(h)) if h.total() > 0.0 => {
                     let total = h.total();
+                    // Leading and trailing empty buckets say nothing; the axis fits the data.
+                    let h = Histogram {
+                        buckets: match (
+                            h.buckets.iter().position(|b| b.2 > 0.0),
+                            h.buckets.iter().rposition(|b| b.2 > 0.0),
+                        ) {
+                            (Some(a), Some(b)) => h.buckets[a..=b].to_vec(),
+                            _ => h.buckets.clone(),
+                        },
+                        ..h
+                    };
                     let mut cum = h.underflow;
                     let mut pts = vec![];
                     if let Some(first) = h.buckets.first() {
