@@ -472,7 +472,7 @@ fn many_servers_fold_into_others() {
         .filter(|x| x.hue == Hue::Other && !x.name.is_empty())
         .map(|x| x.name.as_str())
         .collect();
-    assert_eq!(named_others, vec!["24 other servers"]);
+    assert_eq!(named_others, vec!["26 other servers"]);
     assert_eq!(s.len(), 30);
     plot_run_dir(tmp.path()).unwrap();
 }

@@ -206,12 +206,17 @@ impl Figure {
 /// Most lines a legend shows before folding the rest into "others".
 pub const LEGEND_CAP: usize = 7;
 
-/// Turns many named lines into at most `LEGEND_CAP` coloured ones (highest `score` first,
-/// ties by name) plus grey "others (k)" lines with one legend entry.
-pub fn cap_series(mut items: Vec<(String, f64, Vec<Mark>)>, what: &str) -> Vec<Series> {
+/// Most lines a half-height panel's legend shows (two-panel figures).
+pub const LEGEND_CAP_SMALL: usize = 5;
+
+/// Turns many named lines into at most `cap` legend entries: the highest `score` first
+/// (ties by name) in colour, and when there are more, `cap - 1` coloured plus grey
+/// "k other …" lines with one legend entry.
+pub fn cap_series(mut items: Vec<(String, f64, Vec<Mark>)>, what: &str, cap: usize) -> Vec<Series> {
     items.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let n = items.len();
-    let keep = if n > LEGEND_CAP { LEGEND_CAP - 1 } else { n };
+    let cap = cap.max(2);
+    let keep = if n > cap { cap - 1 } else { n };
     let mut out = vec![];
     let mut rest = items.split_off(keep);
     // Grey lines first so the coloured ones are drawn over them.

@@ -488,7 +488,17 @@ fn draw_panel<DB: DrawingBackend>(
     }
     let strip_h = shade_rows.iter().map(|(_, r)| r + 1).max().unwrap_or(0) * SHADE_ROW_H;
 
-    let x_ticks_disp: Vec<f64> = thin_ticks(area, &xl, plot_w);
+    let mut xl = xl;
+    let x_ticks_disp: Vec<f64> = if let AxisKind::Category(names) = &p.x.kind {
+        // Every category keeps its label, cut to its slot.
+        let slot = plot_w / names.len().max(1) as i32 - 8;
+        for (_, label) in xl.labels.iter_mut() {
+            *label = fit(area, label, TICK_PX, slot.max(12));
+        }
+        xl.ticks.clone()
+    } else {
+        thin_ticks(area, &xl, plot_w)
+    };
     let x_light = xl.light.clone();
     let y_ticks_disp = yl.ticks.clone();
 

@@ -2,7 +2,9 @@
 //! Each builder never fails: a missing or malformed input becomes a note on an empty chart.
 
 use super::data::{num, read_csv, Fault, Histogram, Summary};
-use super::figure::{cap_series, Axis, AxisKind, Figure, Hue, Mark, Markers, Panel, Series, Shade};
+use super::figure::{
+    cap_series, Axis, AxisKind, Figure, Hue, Mark, Markers, Panel, Series, Shade, LEGEND_CAP_SMALL,
+};
 use super::format;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -646,7 +648,7 @@ pub fn federation_figure(dir: &Path) -> Figure {
                     (server, worst, vec![Mark::Step(thin(change_points(&pts)))])
                 })
                 .collect();
-            bottom.series = cap_series(items, "servers");
+            bottom.series = cap_series(items, "servers", LEGEND_CAP_SMALL);
         }
         Ok(Some(_)) => bottom.note = Some("timeseries.csv has no rows.".into()),
         Ok(None) => bottom.note = Some("No timeseries.csv in this folder.".into()),

@@ -247,20 +247,21 @@ fn sweep_figure(d: &SweepData, metric: &str, key: &str) -> Figure {
         } else {
             xs.iter().position(|v| v == xv).unwrap_or(0) as f64
         };
-        let label = if others.is_empty() {
-            "mean".to_string()
-        } else {
-            others
-                .iter()
-                .map(|k| {
-                    format!(
-                        "{}={}",
-                        short_key(k),
-                        vals.get(*k).map(value_text).unwrap_or_else(|| "?".into())
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+        // "policy=defer", or with more keys a second legend line: "policy=defer\nrate=5, …".
+        let parts: Vec<String> = others
+            .iter()
+            .map(|k| {
+                format!(
+                    "{}={}",
+                    short_key(k),
+                    vals.get(*k).map(value_text).unwrap_or_else(|| "?".into())
+                )
+            })
+            .collect();
+        let label = match parts.split_first() {
+            None => "mean".to_string(),
+            Some((first, [])) => first.clone(),
+            Some((first, rest)) => format!("{first}\n{}", rest.join(", ")),
         };
         match groups.iter_mut().find(|g| g.0 == label) {
             Some(g) => g.1.push((x, a)),
@@ -334,11 +335,13 @@ fn sweep_figure(d: &SweepData, metric: &str, key: &str) -> Figure {
         }));
     }
     let ci = if max_n <= 1.0 {
-        "one seed per point, so no confidence interval".to_string()
-    } else if numeric {
-        "shaded: 95% confidence interval (Student's t)".to_string()
+        "One seed per point, so no confidence interval.".to_string()
     } else {
-        "bars: 95% confidence interval (Student's t)".to_string()
+        format!(
+            "Mean over up to {} seeds per point; {}: 95% confidence interval (Student's t).",
+            format::count(max_n),
+            if numeric { "shaded" } else { "bars" }
+        )
     };
     let lines = if others.is_empty() {
         String::new()
@@ -356,10 +359,7 @@ fn sweep_figure(d: &SweepData, metric: &str, key: &str) -> Figure {
     Figure {
         name: format!("sweep_{}__{}", file_safe(metric), file_safe(key)),
         title: format!("{} vs {}", metric, short_key(key)),
-        caption: format!(
-            "Mean over up to {} seed(s) per point; {ci}.{lines}",
-            format::count(max_n)
-        ),
+        caption: format!("{ci}{lines}"),
         panels: vec![panel],
     }
 }
