@@ -687,3 +687,45 @@ fn sweep_without_aggregates_says_so() {
     }
     assert_valid_files(&plot_sweep_dir(tmp.path()).unwrap());
 }
+
+#[test]
+fn pathological_values_do_not_panic() {
+    let cases: [(&str, &str); 6] = [
+        ("deliveries.csv", "NaN"),
+        ("deliveries.csv", "-5"),
+        ("deliveries.csv", "1e300"),
+        ("deliveries.csv", "0"),
+        ("deliveries.csv", "inf"),
+        ("deliveries.csv", ""),
+    ];
+    for (file, v) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        run_folder(tmp.path());
+        let mut d = String::from(DELIVERIES_HEADER);
+        d.push_str(&format!("$x,join,call,hs1,hs2,hs2/0,0,,,{v},direct,1\n"));
+        d.push_str("$y,join,call,hs1,hs2,hs2/0,0,,,5.000,direct,1\n");
+        write(tmp.path(), file, &d);
+        write(
+            tmp.path(),
+            "syncs.csv",
+            &format!(
+                "t_ms,client,room_count,timeline_events,sticky_events,inactionable_sticky,bytes,gappy\n{},ü/0,1,1,1,{},1,0\n-7,a,1,1,1,2,1,0\n",
+                if v.is_empty() { "0" } else { v },
+                if v.is_empty() { "0" } else { v }
+            ),
+        );
+        write(
+            tmp.path(),
+            "ghosts.csv",
+            &format!("participant,room,crash_ms,gone_ms,ghost_ms\np,call,0,0,{v}\nq,call,0,0,-3\n"),
+        );
+        write(
+            tmp.path(),
+            "summary.json",
+            r#"{"simulated_duration_ms": 0, "annotations": {"faults": [{"kind": "crash", "from_ms": 5e20, "to_ms": -1}], "leaves_ms": [1e30, -1, "x"]},
+               "histograms": {"rtc.ghost_ms": {"kind": "log", "buckets_per_decade": 0, "counts": [1]}}}"#,
+        );
+        let paths = plot_run_dir(tmp.path()).unwrap();
+        assert_valid_files(&paths);
+    }
+}

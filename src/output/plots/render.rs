@@ -553,8 +553,15 @@ fn draw_panel<DB: DrawingBackend>(
                 )))
                 .map_err(de)?;
         }
+        // One line per pixel column at most: thousands of leaves stay a small SVG.
+        let mut last_px = None;
         for m in &p.markers.at {
             let x = xl.to_disp(*m);
+            let px = chart.backend_coord(&(x, ylo)).0;
+            if last_px == Some(px) {
+                continue;
+            }
+            last_px = Some(px);
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     vec![(x, ylo), (x, yhi)],
