@@ -1,0 +1,731 @@
+//! Plots drawn from small run and sweep folders written here, in the documented format
+//! (docs/output-format.md), with values we know.
+
+use std::fs;
+use std::path::Path;
+use stickysim::output::plots::{
+    self, convergence_figure, federation_figure, latency_cdf_figure, plot_cmd, plot_run_dir,
+    plot_sweep_dir, rtc_ghosts_figure, run_figures, spam_window_figure, sweep_figures, AxisKind,
+    Figure, Hue, Mark, Scale, SweepData,
+};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    fs::write(dir.join(name), text).unwrap();
+}
+
+const DELIVERIES_HEADER: &str = "event_id,kind,room,sender_server,recipient_server,recipient_client,sent_ms,server_received_ms,client_received_ms,latency_ms,path,attempts\n";
+
+fn summary(policies: &[(&str, &str)], extra: &str) -> String {
+    let servers: Vec<String> = policies
+        .iter()
+        .map(|(n, p)| format!(r#"{{"name":"{n}","policy":"{p}","catch_up":"sticky_all"}}"#))
+        .collect();
+    format!(
+        r#"{{
+  "scenario": "tiny", "description": "hand-written", "scenario_digest": "{d1}", "seed": 7,
+  "version": "0.1.0", "simulated_duration_ms": 60000, "events": 1000, "wall_s": 0.5,
+  "records": "full",
+  "metrics": {{ "delivery.count": 7, "delivery.lost": 1, "spam.window_ms": 30000 }},
+  "expect": [],
+  "annotations": {{
+    "faults": [ {{ "kind": "partition", "servers": ["hs2"], "from_ms": 10000, "to_ms": 20000 }} ],
+    "leaves_ms": [5000.0, 25000.0],
+    "crashes_ms": [],
+    "servers": [{servers}]
+  }}{extra},
+  "digest": "{d2}"
+}}"#,
+        d1 = "a".repeat(64),
+        d2 = "b".repeat(64),
+        servers = servers.join(",")
+    )
+}
+
+/// A complete small run folder with known values.
+fn run_folder(dir: &Path) {
+    write(
+        dir,
+        "summary.json",
+        &summary(&[("hs1", "reject_429"), ("hs2", "reject_429")], ""),
+    );
+    let mut d = String::from(DELIVERIES_HEADER);
+    for (i, (lat, path)) in [
+        (10.0, "direct"),
+        (20.0, "direct"),
+        (30.0, "direct"),
+        (40.0, "direct"),
+        (1000.0, "retry"),
+        (2000.0, "retry"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        d.push_str(&format!(
+            "$e{i},join,call,hs1,hs2,hs2/0,100,{r},{r},{lat:.3},{path},1\n",
+            r = 100.0 + lat
+        ));
+    }
+    d.push_str("$e9,join,call,hs1,hs2,hs2/1,100,,,,lost,3\n");
+    write(dir, "deliveries.csv", &d);
+    write(
+        dir,
+        "syncs.csv",
+        "t_ms,client,room_count,timeline_events,sticky_events,inactionable_sticky,bytes,gappy\n\
+         100,hs2/0,1,1,3,3,500,0\n\
+         200,hs2/1,1,1,1,1,500,0\n\
+         10000,hs2/0,1,0,0,0,100,0\n",
+    );
+    write(
+        dir,
+        "convergence.csv",
+        "t_ms,room,live_clients,distinct_views,agreeing_pair_fraction\n\
+         0,call,4,1,1.0\n0,lobby,2,1,1.0\n\
+         1000,call,4,2,0.5\n1000,lobby,2,1,1.0\n\
+         2000,call,4,2,0.5\n2000,lobby,2,1,1.0\n\
+         3000,call,4,1,1.0\n3000,lobby,2,1,1.0\n",
+    );
+    write(
+        dir,
+        "federation.csv",
+        "t_ms,origin,destination,txn_id,pdus,sticky_pdus,outcome,retry_after_ms,next_attempt_ms\n\
+         0,hs1,hs2,1,1,1,ok,,\n\
+         100,hs1,hs2,2,1,1,rate_limited,1000,1100\n\
+         200,hs1,hs2,3,1,1,rate_limited,1000,1200\n\
+         11000,hs1,hs2,4,1,1,timeout,,71000\n",
+    );
+    write(
+        dir,
+        "timeseries.csv",
+        "t_ms,server,queue_depth,in_backoff,tokens,deferred\n\
+         0,hs1,0,0,50,0\n0,hs2,0,0,50,0\n\
+         1000,hs1,5,1,50,0\n1000,hs2,0,0,50,0\n\
+         2000,hs1,2,0,50,0\n2000,hs2,0,0,50,0\n",
+    );
+    write(
+        dir,
+        "ghosts.csv",
+        "participant,room,crash_ms,gone_ms,ghost_ms\n\
+         p1,call,1000,9000,8000\np2,call,2000,10500,8500\np3,call,3000,,\n",
+    );
+}
+
+/// A minimal well-formedness check: balanced tags, quoted attributes, one root element.
+/// Returns the root element's name and attributes.
+fn parse_xml_root(text: &str) -> (String, Vec<(String, String)>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut stack: Vec<String> = vec![];
+    let mut root: Option<(String, Vec<(String, String)>)> = None;
+    let mut roots = 0;
+    while i < b.len() {
+        if b[i] != b'<' {
+            assert!(
+                !stack.is_empty() || b[i].is_ascii_whitespace(),
+                "text outside the root at byte {i}"
+            );
+            if b[i] == b'&' {
+                let end = text[i..].find(';').expect("unterminated entity") + i;
+                let ent = &text[i + 1..end];
+                assert!(
+                    ["amp", "lt", "gt", "quot", "apos"].contains(&ent) || ent.starts_with('#'),
+                    "unknown entity &{ent};"
+                );
+            }
+            i += 1;
+            continue;
+        }
+        if text[i..].starts_with("<?") {
+            i += text[i..].find("?>").expect("unterminated <?") + 2;
+            continue;
+        }
+        if text[i..].starts_with("<!--") {
+            i += text[i..].find("-->").expect("unterminated comment") + 3;
+            continue;
+        }
+        if text[i..].starts_with("<!") {
+            i += text[i..].find('>').expect("unterminated <!") + 1;
+            continue;
+        }
+        // A tag: find its end outside quotes.
+        let mut j = i + 1;
+        let mut quote: Option<u8> = None;
+        while j < b.len() {
+            match (quote, b[j]) {
+                (None, b'"') | (None, b'\'') => quote = Some(b[j]),
+                (Some(q), c) if c == q => quote = None,
+                (None, b'>') => break,
+                (None, b'<') => panic!("'<' inside a tag at byte {j}"),
+                _ => {}
+            }
+            j += 1;
+        }
+        assert!(j < b.len(), "unterminated tag at byte {i}");
+        let inner = &text[i + 1..j];
+        if let Some(name) = inner.strip_prefix('/') {
+            let open = stack.pop().expect("closing tag without an open one");
+            assert_eq!(open, name.trim(), "mismatched closing tag");
+        } else {
+            let self_closing = inner.ends_with('/');
+            let inner = inner.trim_end_matches('/');
+            let name: String = inner.chars().take_while(|c| !c.is_whitespace()).collect();
+            assert!(!name.is_empty(), "empty tag name");
+            let mut attrs = vec![];
+            let mut rest = inner[name.len()..].trim();
+            while !rest.is_empty() {
+                let eq = rest.find('=').expect("attribute without a value");
+                let key = rest[..eq].trim().to_string();
+                let after = rest[eq + 1..].trim_start();
+                let q = after.chars().next().expect("attribute value");
+                assert!(q == '"' || q == '\'', "unquoted attribute {key}");
+                let end = after[1..].find(q).expect("unterminated attribute") + 1;
+                attrs.push((key, after[1..end].to_string()));
+                rest = after[end + 1..].trim_start();
+            }
+            if stack.is_empty() {
+                roots += 1;
+                root = Some((name.clone(), attrs));
+            }
+            if !self_closing {
+                stack.push(name);
+            }
+        }
+        i = j + 1;
+    }
+    assert!(stack.is_empty(), "unclosed tags: {stack:?}");
+    assert_eq!(roots, 1, "want exactly one root element");
+    root.expect("no root element")
+}
+
+fn assert_svg_800x500(path: &Path) {
+    let text = fs::read_to_string(path).unwrap();
+    let (name, attrs) = parse_xml_root(&text);
+    assert_eq!(name, "svg", "{}", path.display());
+    let get = |k: &str| attrs.iter().find(|a| a.0 == k).map(|a| a.1.clone());
+    assert_eq!(get("width").as_deref(), Some("800"), "{}", path.display());
+    assert_eq!(get("height").as_deref(), Some("500"), "{}", path.display());
+}
+
+fn assert_png_800x500(path: &Path) {
+    let b = fs::read(path).unwrap();
+    assert!(b.len() > 33, "{} too short", path.display());
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} signature",
+        path.display()
+    );
+    assert_eq!(&b[12..16], b"IHDR");
+    let w = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+    let h = u32::from_be_bytes([b[20], b[21], b[22], b[23]]);
+    assert_eq!((w, h), (800, 500), "{}", path.display());
+}
+
+fn assert_valid_files(paths: &[std::path::PathBuf]) {
+    for p in paths {
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("svg") => assert_svg_800x500(p),
+            Some("png") => assert_png_800x500(p),
+            other => panic!("unexpected file {other:?}"),
+        }
+    }
+}
+
+fn step_points(fig: &Figure, panel: usize, prefix: &str) -> Vec<(f64, f64)> {
+    let s = fig.panels[panel]
+        .series
+        .iter()
+        .find(|s| s.name.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no series {prefix} in {}", fig.name));
+    s.points().to_vec()
+}
+
+#[test]
+fn run_folder_gives_every_plot_as_valid_svg_and_png() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_folder(tmp.path());
+    let paths = plot_run_dir(tmp.path()).unwrap();
+    let mut names: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    let mut want = vec![];
+    for stem in [
+        "convergence",
+        "federation",
+        "latency_cdf",
+        "rtc_ghosts",
+        "spam_window",
+    ] {
+        want.push(format!("{stem}.png"));
+        want.push(format!("{stem}.svg"));
+    }
+    assert_eq!(names, want);
+    assert_valid_files(&paths);
+    // No temporary file is left behind.
+    for e in fs::read_dir(tmp.path().join("plots")).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!n.starts_with('.'), "left over: {n}");
+    }
+    // No figure of a complete folder carries a "no data" note.
+    for f in run_figures(tmp.path()) {
+        assert!(f.notes().is_empty(), "{}: {:?}", f.name, f.notes());
+    }
+}
+
+#[test]
+fn plots_are_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_folder(tmp.path());
+    let first: Vec<Vec<u8>> = plot_run_dir(tmp.path())
+        .unwrap()
+        .iter()
+        .map(|p| fs::read(p).unwrap())
+        .collect();
+    let second: Vec<Vec<u8>> = plot_run_dir(tmp.path())
+        .unwrap()
+        .iter()
+        .map(|p| fs::read(p).unwrap())
+        .collect();
+    assert!(first == second, "same folder, different bytes");
+}
+
+#[test]
+fn latency_cdf_matches_the_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_folder(tmp.path());
+    let fig = latency_cdf_figure(tmp.path());
+    let p = &fig.panels[0];
+    assert_eq!(p.x.scale, Scale::Log);
+    assert_eq!(p.x.kind, AxisKind::Time);
+    // Paths in their fixed order, one line each; the lost row is in no line.
+    let names: Vec<&str> = p.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["direct\n4 delivered", "retry\n2 delivered"]);
+    let direct = step_points(&fig, 0, "direct");
+    assert_eq!(
+        direct,
+        vec![
+            (10.0, 0.0),
+            (10.0, 0.25),
+            (20.0, 0.5),
+            (30.0, 0.75),
+            (40.0, 1.0)
+        ]
+    );
+    let retry = step_points(&fig, 0, "retry");
+    assert_eq!(retry.last(), Some(&(2000.0, 1.0)));
+    assert!(fig.caption.contains("1 lost"), "{}", fig.caption);
+}
+
+#[test]
+fn latency_cdf_by_policy_counts_lost_pairs() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_folder(tmp.path());
+    // hs2 (every recipient here) accepts and drops; hs1 differs, so lines are per policy.
+    write(
+        tmp.path(),
+        "summary.json",
+        &summary(&[("hs1", "reject_429"), ("hs2", "accept_drop")], ""),
+    );
+    let fig = latency_cdf_figure(tmp.path());
+    let s = &fig.panels[0].series;
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].name, "accept_drop\n6 delivered, 1 lost");
+    // 6 delivered of 7 pairs: the line ends at 6/7, not 100%.
+    let last = *s[0].points().last().unwrap();
+    assert_eq!(last.0, 2000.0);
+    assert!((last.1 - 6.0 / 7.0).abs() < 1e-12);
+    assert_eq!(s[0].hue, Hue::Palette(1), "accept_drop keeps its colour");
+}
+
+#[test]
+fn latency_cdf_in_summary_mode_reads_the_histogram() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hist = r#", "histograms": { "delivery.latency_ms": { "kind": "log", "buckets_per_decade": 1, "min": 1, "counts": [1, 2, 1] } }"#;
+    write(
+        tmp.path(),
+        "summary.json",
+        &summary(&[("hs1", "reject_429")], hist),
+    );
+    let fig = latency_cdf_figure(tmp.path());
+    assert!(fig.notes().is_empty(), "{:?}", fig.notes());
+    let pts = fig.panels[0].series[0].points().to_vec();
+    // Buckets [1,10) [10,100) [100,1000): the CDF at each upper edge.
+    let want = [(1.0, 0.0), (10.0, 0.25), (100.0, 0.75), (1000.0, 1.0)];
+    assert_eq!(pts.len(), want.len());
+    for (got, want) in pts.iter().zip(want) {
+        assert!(
+            (got.0 - want.0).abs() < 1e-9 * want.0.max(1.0),
+            "{got:?} vs {want:?}"
+        );
+        assert!((got.1 - want.1).abs() < 1e-12);
+    }
+    assert!(fig.caption.contains("Summary mode"));
+}
+
+#[test]
+fn spam_window_bins_responses_and_marks_leaves() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_folder(tmp.path());
+    let fig = spam_window_figure(tmp.path());
+    let p = &fig.panels[0];
+    assert_eq!(p.markers.at, vec![5000.0, 25000.0]);
+    let w = plots::bin_width_ms(60_000.0, 150);
+    assert_eq!(w, 500.0);
+    // Bin [0, 500 ms) holds the responses with 3 and 1 inactionable events.
+    let max = step_points(&fig, 0, "largest");
+    let mean = step_points(&fig, 0, "mean");
+    assert_eq!(max[0], (0.0, 3.0));
+    assert_eq!(mean[0], (0.0, 2.0));
+    // The 10 s response carried none.
+    assert_eq!(mean[20], (10_000.0, 0.0));
+    assert!(fig.caption.contains("30 s"), "{}", fig.caption);
+}
+
+#[test]
+fn convergence_has_a_line_per_room_and_shaded_faults() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_folder(tmp.path());
+    let fig = convergence_figure(tmp.path());
+    let p = &fig.panels[0];
+    let names: Vec<&str> = p.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["call", "lobby"]);
+    assert_eq!(
+        step_points(&fig, 0, "call"),
+        vec![(0.0, 1.0), (1000.0, 2.0), (3000.0, 1.0)]
+    );
+    assert_eq!(p.shades.len(), 1);
+    assert_eq!((p.shades[0].from, p.shades[0].to), (10_000.0, 20_000.0));
+    assert_eq!(p.shades[0].label, "partition hs2");
+}
+
+#[test]
+fn convergence_with_many_rooms_counts_disagreeing_rooms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = String::from("t_ms,room,live_clients,distinct_views,agreeing_pair_fraction\n");
+    for t in [0, 1000] {
+        for r in 0..12 {
+            let views = if t == 1000 && r < 5 { 2 } else { 1 };
+            c.push_str(&format!("{t},room{r:02},3,{views},1.0\n"));
+        }
+    }
+    write(tmp.path(), "convergence.csv", &c);
+    let fig = convergence_figure(tmp.path());
+    let s = &fig.panels[0].series;
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].points(), &[(0.0, 0.0), (1000.0, 5.0)]);
+    assert!(fig.caption.contains("12 rooms"));
+    plot_run_dir(tmp.path()).unwrap();
+}
+
+#[test]
+fn federation_counts_attempts_429s_and_timeouts() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_folder(tmp.path());
+    let fig = federation_figure(tmp.path());
+    assert_eq!(fig.panels.len(), 2);
+    let w = plots::bin_width_ms(60_000.0, 60);
+    assert_eq!(w, 1000.0);
+    assert_eq!(step_points(&fig, 0, "attempts")[0], (0.0, 3.0));
+    assert_eq!(step_points(&fig, 0, "429")[0], (0.0, 2.0));
+    assert_eq!(step_points(&fig, 0, "timeout")[11], (11_000.0, 1.0));
+    let total: f64 = step_points(&fig, 0, "attempts")
+        .iter()
+        .take(60)
+        .map(|p| p.1)
+        .sum();
+    assert_eq!(total, 4.0);
+    // Queue depth per server, deepest first.
+    let names: Vec<&str> = fig.panels[1]
+        .series
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["hs1", "hs2"]);
+    assert_eq!(
+        step_points(&fig, 1, "hs1"),
+        vec![(0.0, 0.0), (1000.0, 5.0), (2000.0, 2.0)]
+    );
+}
+
+#[test]
+fn many_servers_fold_into_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = String::from("t_ms,server,queue_depth,in_backoff,tokens,deferred\n");
+    for s in 0..30 {
+        t.push_str(&format!("0,hs{s:02},{s},0,50,0\n"));
+    }
+    write(tmp.path(), "timeseries.csv", &t);
+    let fig = federation_figure(tmp.path());
+    let s = &fig.panels[1].series;
+    let coloured: Vec<&str> = s
+        .iter()
+        .filter(|x| x.hue != Hue::Other)
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(coloured, vec!["hs29", "hs28", "hs27", "hs26"]);
+    let named_others: Vec<&str> = s
+        .iter()
+        .filter(|x| x.hue == Hue::Other && !x.name.is_empty())
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(named_others, vec!["26 other servers"]);
+    assert_eq!(s.len(), 30);
+    plot_run_dir(tmp.path()).unwrap();
+}
+
+#[test]
+fn ghost_histogram_counts_every_disappeared_participant() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_folder(tmp.path());
+    let fig = rtc_ghosts_figure(tmp.path());
+    let Mark::Bars(bars) = &fig.panels[0].series[0].marks[0] else {
+        panic!("not bars")
+    };
+    let n: f64 = bars.iter().map(|b| b.2).sum();
+    assert_eq!(n, 2.0);
+    for (lo, hi, _) in bars {
+        assert!(*lo <= 8500.0 && *hi > 8000.0, "[{lo}, {hi})");
+    }
+    assert!(
+        fig.caption.contains("1 more never disappeared"),
+        "{}",
+        fig.caption
+    );
+}
+
+#[test]
+fn empty_folder_gives_charts_with_a_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "summary.json",
+        r#"{"scenario":"x","records":"summary"}"#,
+    );
+    for f in run_figures(tmp.path()) {
+        let notes = f.notes();
+        assert!(!notes.is_empty(), "{} has no note", f.name);
+    }
+    let paths = plot_run_dir(tmp.path()).unwrap();
+    assert_eq!(paths.len(), 10);
+    assert_valid_files(&paths);
+    let svg = fs::read_to_string(tmp.path().join("plots/latency_cdf.svg")).unwrap();
+    assert!(
+        svg.contains("No deliveries.csv in this folder"),
+        "note not drawn"
+    );
+}
+
+#[test]
+fn header_only_csvs_say_there_are_no_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "deliveries.csv", DELIVERIES_HEADER);
+    write(
+        tmp.path(),
+        "ghosts.csv",
+        "participant,room,crash_ms,gone_ms,ghost_ms\n",
+    );
+    let fig = latency_cdf_figure(tmp.path());
+    assert!(fig.notes()[0].contains("no rows"));
+    let fig = rtc_ghosts_figure(tmp.path());
+    assert!(fig.notes()[0].contains("no MatrixRTC participant crashed"));
+    assert_valid_files(&plot_run_dir(tmp.path()).unwrap());
+}
+
+#[test]
+fn malformed_inputs_become_notes_not_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "summary.json", "{ not json");
+    write(tmp.path(), "deliveries.csv", "event_id,kind\n$e,join\n");
+    write(
+        tmp.path(),
+        "syncs.csv",
+        "t_ms,client,room_count,timeline_events,sticky_events,inactionable_sticky,bytes,gappy\n1,a,1,1,1,lots,1,0\n",
+    );
+    write(
+        tmp.path(),
+        "convergence.csv",
+        "t_ms,room\n1,a,extra,cells\n",
+    );
+    write(tmp.path(), "federation.csv", "\u{0}\u{1}garbage\"\n\"");
+    write(tmp.path(), "ghosts.csv", "ghost_ms\n-\n");
+    let figs = run_figures(tmp.path());
+    let notes: Vec<String> = figs
+        .iter()
+        .flat_map(|f| f.notes().into_iter().map(str::to_string))
+        .collect();
+    assert!(notes
+        .iter()
+        .any(|n| n.contains("deliveries.csv has no column `latency_ms`")));
+    assert!(notes
+        .iter()
+        .any(|n| n.contains("syncs.csv line 2") && n.contains("lots")));
+    assert!(notes.iter().any(|n| n.contains("convergence.csv")));
+    assert!(notes.iter().any(|n| n.contains("ghosts.csv")));
+    assert!(figs[0].caption.contains("summary.json is not valid JSON"));
+    assert_valid_files(&plot_run_dir(tmp.path()).unwrap());
+}
+
+#[test]
+fn plot_cmd_picks_run_or_sweep_and_refuses_anything_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(plot_cmd(tmp.path()).unwrap(), 2);
+    assert_eq!(plot_cmd(&tmp.path().join("missing")).unwrap(), 2);
+    let run = tmp.path().join("run");
+    fs::create_dir(&run).unwrap();
+    run_folder(&run);
+    assert_eq!(plot_cmd(&run).unwrap(), 0);
+    assert!(run.join("plots/latency_cdf.png").is_file());
+    assert!(run.join("report.md").is_file());
+    let sweep = tmp.path().join("sweep");
+    fs::create_dir(&sweep).unwrap();
+    sweep_folder(&sweep);
+    assert_eq!(plot_cmd(&sweep).unwrap(), 0);
+    assert!(sweep
+        .join("plots/sweep_delivery.lost__servers.defaults.inbound.policy.png")
+        .is_file());
+}
+
+const RATE: &str = "servers.defaults.inbound.sticky_rate.per_second";
+const POLICY: &str = "servers.defaults.inbound.policy";
+
+/// Two rates × two policies, two metrics; `delivery.lost` mean = rate + (10 for accept_drop).
+fn sweep_folder(dir: &Path) {
+    let mut points = vec![];
+    let mut agg =
+        format!("point,{RATE},{POLICY},metric,n,mean,std,ci95_lo,ci95_hi,min,median,max\n");
+    let mut i = 0;
+    for rate in [1, 50] {
+        for policy in ["reject_429", "accept_drop"] {
+            points.push(format!(
+                r#"{{"point":{i},"values":{{"{RATE}":{rate},"{POLICY}":"{policy}"}}}}"#
+            ));
+            let lost = rate as f64 + if policy == "accept_drop" { 10.0 } else { 0.0 };
+            agg.push_str(&format!(
+                "{i},{rate},{policy},delivery.latency_ms.p99,3,{m},1,{lo},{hi},1,{m},3\n",
+                m = 1000.0 / rate as f64,
+                lo = 1000.0 / rate as f64 - 5.0,
+                hi = 1000.0 / rate as f64 + 5.0
+            ));
+            agg.push_str(&format!(
+                "{i},{rate},{policy},delivery.lost,3,{lost},1,{lo},{hi},1,{lost},3\n",
+                lo = lost - 1.0,
+                hi = lost + 1.0
+            ));
+            i += 1;
+        }
+    }
+    write(
+        dir,
+        "sweep.json",
+        &format!(
+            r#"{{"scenario":"tiny","scenario_digest":"{}","keys":["{RATE}","{POLICY}"],"seeds":[1,2,3],"points":[{}],"headline":["delivery.lost","delivery.latency_ms.p99"]}}"#,
+            "c".repeat(64),
+            points.join(",")
+        ),
+    );
+    write(dir, "aggregate.csv", &agg);
+}
+
+#[test]
+fn sweep_plots_show_means_and_ci_per_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    sweep_folder(tmp.path());
+    let data = SweepData::load(tmp.path()).unwrap();
+    let figs = sweep_figures(&data);
+    let names: Vec<&str> = figs.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "sweep_delivery.lost__servers.defaults.inbound.sticky_rate.per_second",
+            "sweep_delivery.lost__servers.defaults.inbound.policy",
+            "sweep_delivery.latency_ms.p99__servers.defaults.inbound.sticky_rate.per_second",
+            "sweep_delivery.latency_ms.p99__servers.defaults.inbound.policy",
+        ]
+    );
+    // Numeric key: numeric (log, 1..50) axis, one line per policy, band = CI.
+    let f = &figs[0];
+    let p = &f.panels[0];
+    assert_eq!(p.x.kind, AxisKind::Plain);
+    assert_eq!(p.x.scale, Scale::Log);
+    let s = p
+        .series
+        .iter()
+        .find(|s| s.name == "policy=accept_drop")
+        .unwrap();
+    assert!(s
+        .marks
+        .contains(&Mark::Line(vec![(1.0, 11.0), (50.0, 60.0)])));
+    assert!(s
+        .marks
+        .contains(&Mark::Band(vec![(1.0, 10.0, 12.0), (50.0, 59.0, 61.0)])));
+    // String key: categories in grid order, one colour per rate.
+    let p = &figs[1].panels[0];
+    assert_eq!(
+        p.x.kind,
+        AxisKind::Category(vec!["reject_429".into(), "accept_drop".into()])
+    );
+    let names: Vec<&str> = p.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["per_second=1", "per_second=50"]);
+    // Time metric gets a time axis.
+    assert_eq!(figs[2].panels[0].y.kind, AxisKind::Time);
+    let paths = plot_sweep_dir(tmp.path()).unwrap();
+    assert_eq!(paths.len(), 8);
+    assert_valid_files(&paths);
+}
+
+#[test]
+fn sweep_without_aggregates_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    sweep_folder(tmp.path());
+    fs::remove_file(tmp.path().join("aggregate.csv")).unwrap();
+    let data = SweepData::load(tmp.path()).unwrap();
+    let figs = sweep_figures(&data);
+    assert!(!figs.is_empty());
+    for f in &figs {
+        assert!(f.notes()[0].contains("No aggregate.csv"), "{:?}", f.notes());
+    }
+    assert_valid_files(&plot_sweep_dir(tmp.path()).unwrap());
+}
+
+#[test]
+fn pathological_values_do_not_panic() {
+    let cases: [(&str, &str); 6] = [
+        ("deliveries.csv", "NaN"),
+        ("deliveries.csv", "-5"),
+        ("deliveries.csv", "1e300"),
+        ("deliveries.csv", "0"),
+        ("deliveries.csv", "inf"),
+        ("deliveries.csv", ""),
+    ];
+    for (file, v) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        run_folder(tmp.path());
+        let mut d = String::from(DELIVERIES_HEADER);
+        d.push_str(&format!("$x,join,call,hs1,hs2,hs2/0,0,,,{v},direct,1\n"));
+        d.push_str("$y,join,call,hs1,hs2,hs2/0,0,,,5.000,direct,1\n");
+        write(tmp.path(), file, &d);
+        write(
+            tmp.path(),
+            "syncs.csv",
+            &format!(
+                "t_ms,client,room_count,timeline_events,sticky_events,inactionable_sticky,bytes,gappy\n{},ü/0,1,1,1,{},1,0\n-7,a,1,1,1,2,1,0\n",
+                if v.is_empty() { "0" } else { v },
+                if v.is_empty() { "0" } else { v }
+            ),
+        );
+        write(
+            tmp.path(),
+            "ghosts.csv",
+            &format!("participant,room,crash_ms,gone_ms,ghost_ms\np,call,0,0,{v}\nq,call,0,0,-3\n"),
+        );
+        write(
+            tmp.path(),
+            "summary.json",
+            r#"{"simulated_duration_ms": 0, "annotations": {"faults": [{"kind": "crash", "from_ms": 5e20, "to_ms": -1}], "leaves_ms": [1e30, -1, "x"]},
+               "histograms": {"rtc.ghost_ms": {"kind": "log", "buckets_per_decade": 0, "counts": [1]}}}"#,
+        );
+        let paths = plot_run_dir(tmp.path()).unwrap();
+        assert_valid_files(&paths);
+    }
+}
