@@ -701,7 +701,6 @@ fn shipped_sweep_scenarios_parse() {
 }
 
 #[test]
-#[ignore = "schema.rs spells InboundPolicy::Reject429 `reject429`; SPEC 1.2 says `reject_429`. Un-ignore after the loader fix"]
 fn rate_limit_sweep_plans() {
     let plan = sweep::plan_from_path(&root().join("scenarios/sweep_rate_limit.toml"), &[]).unwrap();
     assert_eq!(plan.meta.points.len(), 12);
@@ -712,7 +711,6 @@ fn rate_limit_sweep_plans() {
 // ---------------------------------------------------------------- the simulator (binary)
 
 #[test]
-#[ignore = "needs the protocol model; un-ignore after merge"]
 fn e2e_jobs_do_not_change_bytes() {
     let _ = NEEDS_MODEL;
     let (p, extra) = real("sweep_heartbeat.toml");
@@ -720,21 +718,18 @@ fn e2e_jobs_do_not_change_bytes() {
 }
 
 #[test]
-#[ignore = "needs the protocol model; un-ignore after merge"]
 fn e2e_shards_merge_to_the_unsharded_sweep() {
     let (p, extra) = real("sweep_heartbeat.toml");
     check_shards_merge_to_unsharded(Mode::Bin, &p, &extra);
 }
 
 #[test]
-#[ignore = "needs the protocol model; un-ignore after merge"]
 fn e2e_resume_redoes_only_unfinished_runs() {
     let (p, extra) = real("sweep_heartbeat.toml");
     check_resume(Mode::Bin, &p, &extra);
 }
 
 #[test]
-#[ignore = "needs the protocol model (and reject_429 in the schema); un-ignore after merge"]
 fn e2e_rate_limit_sweep_jobs_do_not_change_bytes() {
     let (p, extra) = real("sweep_rate_limit.toml");
     check_jobs_do_not_change_bytes(Mode::Bin, &p, &extra);

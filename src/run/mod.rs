@@ -126,6 +126,10 @@ pub fn run_scenario(scn: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutc
     let fin = simulate(scn, opts.trace, opts.unstable_names, opts.progress)?;
     let mode = scn.file.simulation.records;
     let out = write::write_run(scn, fin, opts, mode)?;
+    if opts.plots {
+        crate::output::plots::plot_run_dir(&opts.out_dir)?;
+    }
+    crate::output::report::write_report(&opts.out_dir)?;
     Ok(out)
 }
 

@@ -91,7 +91,8 @@ pub struct SweepArgs {
 /// LEAD: after the merge, point this at the plot and report work:
 /// `crate::output::plots::plot_sweep_dir(dir)?; crate::output::report::write_sweep_report(dir)?;`
 pub fn draw_sweep_outputs(dir: &Path) -> anyhow::Result<()> {
-    let _ = dir;
+    crate::output::plots::plot_sweep_dir(dir)?;
+    crate::output::report::write_sweep_report(dir)?;
     Ok(())
 }
 
