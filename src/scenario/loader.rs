@@ -513,7 +513,7 @@ fn locate_error(
         }
         None => (base.clone(), loc.offset_of(base)),
     };
-    let container = loc.get(&path).map_or(true, |e| e.container);
+    let container = loc.get(&path).is_none_or(|e| e.container);
     if let Some(field) = message
         .strip_prefix("unknown field `")
         .and_then(|r| r.split('`').next())
@@ -542,7 +542,7 @@ fn locate_error(
                 .filter_map(|needle| message.find(needle.as_str()))
                 .min();
             if let Some(pos) = pos {
-                if best.map_or(true, |(b, _)| pos < b) {
+                if best.is_none_or(|(b, _)| pos < b) {
                     best = Some((pos, p));
                 }
             }

@@ -254,7 +254,7 @@ impl Locator {
             }
             if let Some(v) = &e.value {
                 let inside = v.start <= span.start && span.end <= v.end;
-                if inside && best.map_or(true, |(_, d)| p.0.len() >= d) {
+                if inside && best.is_none_or(|(_, d)| p.0.len() >= d) {
                     best = Some((p, p.0.len()));
                 }
             }

@@ -115,7 +115,7 @@ pub fn write_sweep_tables(
                 }
                 None => {
                     row.push("0".into());
-                    row.extend(std::iter::repeat(String::new()).take(7));
+                    row.extend(std::iter::repeat_n(String::new(), 7));
                 }
             }
             csv_row(&mut w, &row)?;
