@@ -61,13 +61,7 @@ impl World {
                 !same
             });
             for p in dropped {
-                if self.pdus[p as usize].is_sticky() {
-                    self.record(Obs::NeverSent {
-                        dest,
-                        pdu: p,
-                        t: now,
-                    });
-                }
+                self.record_dropped_from_queue(origin, dest, p, now);
             }
         }
         let dq = self.servers[origin as usize].dests.entry(dest).or_default();
@@ -444,13 +438,33 @@ impl World {
             k
         });
         for p in dropped {
-            if self.pdus[p as usize].is_sticky() {
-                self.record(Obs::NeverSent {
-                    dest,
-                    pdu: p,
-                    t: now,
-                });
-            }
+            self.record_dropped_from_queue(origin, dest, p, now);
+        }
+    }
+
+    /// A sticky PDU taken out of a queue by catch-up: never sent if it was still sticky,
+    /// else it had already expired waiting (unreachable if the destination was cut off then).
+    fn record_dropped_from_queue(
+        &mut self,
+        origin: ServerId,
+        dest: ServerId,
+        pdu: PduId,
+        now: Time,
+    ) {
+        if !self.pdus[pdu as usize].is_sticky() {
+            return;
+        }
+        let end = self.origin_end(pdu);
+        if end <= now {
+            let reachable = self.net.reachable(origin, dest, end) && !self.was_down(dest, end);
+            self.record(Obs::QueueExpired {
+                dest,
+                pdu,
+                t: now,
+                reachable,
+            });
+        } else {
+            self.record(Obs::NeverSent { dest, pdu, t: now });
         }
     }
 
