@@ -425,7 +425,20 @@ fn list_of_the_library_works() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let (mut out, mut err) = (vec![], vec![]);
     assert_eq!(list_to(&dir, &mut out, &mut err), 0);
-    assert!(String::from_utf8_lossy(&out).starts_with("matrixrtc_call"));
+    let text = String::from_utf8_lossy(&out).to_string();
+    // One line per scenario file, sorted by file name.
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    files.sort();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), files.len(), "{text}");
+    for (l, f) in lines.iter().zip(&files) {
+        assert!(l.starts_with(f.trim_end_matches(".toml")), "{l} for {f}");
+    }
 }
 
 /// Valid scenarios to mutate.

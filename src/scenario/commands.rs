@@ -83,7 +83,7 @@ pub fn list_to(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     for (path, stem) in files.iter().zip(&stems) {
         let text = match load_path(path, &[]) {
             Ok(s) => {
-                let first = s.file.simulation.description.lines().next().unwrap_or("");
+                let first = first_sentence(&s.file.simulation.description);
                 let first = first.trim();
                 if s.file.sweep.is_some() {
                     if first.is_empty() {
@@ -117,4 +117,13 @@ fn short(e: &super::ScenarioError) -> String {
         m = m.chars().take(77).collect::<String>() + "...";
     }
     m
+}
+
+/// The first sentence of a description (one line of `stickysim list`).
+fn first_sentence(d: &str) -> &str {
+    let line = d.lines().next().unwrap_or("").trim();
+    match line.find(". ") {
+        Some(i) => &line[..=i],
+        None => line,
+    }
 }
