@@ -218,10 +218,7 @@ latency = { dist = "constant", value = "1s" }"#,
     assert_eq!(srv, vec![30_110.0, 91_010.0, 120_510.0, 150_110.0]);
     let srv: Vec<f64> = received(&r, "hs3/0").iter().map(|x| x.1).collect();
     assert_eq!(srv, vec![30_110.0, 90_110.0, 119_610.0, 150_110.0]);
-    assert!(r
-        .csv("federation.csv")
-        .iter()
-        .all(|x| x["outcome"] == "ok"));
+    assert!(r.csv("federation.csv").iter().all(|x| x["outcome"] == "ok"));
 }
 
 #[test]
@@ -332,11 +329,7 @@ from = "10m"
                 .expect("accepted");
             (s.from as f64 / 1000.0, s.to as f64 / 1000.0)
         };
-        out.push((
-            fin.world.pdus[p as usize].origin_server_ts,
-            win(0),
-            win(1),
-        ));
+        out.push((fin.world.pdus[p as usize].origin_server_ts, win(0), win(1)));
     }
     out
 }
@@ -354,11 +347,7 @@ fn clock_fault_skew_from_a_time_on_shortens_stickiness_at_receivers() {
     assert_eq!(
         got,
         vec![
-            (
-                60_010,
-                (60_010.0, 3_660_010.0),
-                (60_110.0, 3_660_010.0)
-            ),
+            (60_010, (60_010.0, 3_660_010.0), (60_110.0, 3_660_010.0)),
             (
                 600_010,
                 (1_200_010.0, 4_800_010.0),
@@ -619,8 +608,8 @@ fn a_server_crashing_before_it_processed_a_send_does_not_acknowledge_it() {
 // ---------------------------------------------------------------------------------------
 // 5. `withhold`.
 
-fn withhold(missing_limit: u32) -> Run {
-    let text = format!(
+fn withhold_text(missing_limit: u32, extra: &str) -> String {
+    format!(
         r#"
 [simulation]
 name = "withhold"
@@ -643,14 +632,17 @@ room = "call"
 actions = [
   {{ at = "10s", client = "hs1/0", send = "sticky", key = "S", duration = "1h" }},
   {{ at = "20s", client = "hs2/0", send = "message" }},
-]
+{extra}]
 [[fault]]
 kind = "withhold"
 server = "hs1"
 to_servers = ["hs3"]
 "#
-    );
-    run(&text)
+    )
+}
+
+fn withhold(missing_limit: u32) -> Run {
+    run(&withhold_text(missing_limit, ""))
 }
 
 #[test]
@@ -677,6 +669,32 @@ fn a_withheld_destination_loses_the_event_unless_a_third_server_passes_it_on() {
     );
     assert_eq!(r.metric("delivery.lost"), 0.0);
     assert!(sends(&r, "hs1", "hs3").is_empty());
+}
+
+#[test]
+#[ignore = "BUG: an event fetched by get_missing_events becomes a forward extremity although \
+            the event that named it is already known (receive_pdu pushes every new PDU into \
+            extremities without checking for known children)"]
+fn an_event_fetched_as_a_missing_prev_event_is_not_a_forward_extremity() {
+    // As above (limit 10): hs3 has M (hs2's message, prev_events [S]) at 20.11 s and S at
+    // 20.31 s. S has a known child, M, so hs3's only forward extremity is M: hs3/0's
+    // message at 30 s must name [M] alone, not [M, S].
+    let text = withhold_text(
+        10,
+        r#"  { at = "30s", client = "hs3/0", send = "message" },
+"#,
+    );
+    let fin = stickysim::run::simulate(&scenario(&text), false, false, false).expect("run");
+    let id = |origin: u32, sticky: bool| {
+        fin.world
+            .pdus
+            .iter()
+            .position(|p| p.origin == origin && p.is_sticky() == sticky)
+            .expect("event") as u32
+    };
+    let m = id(1, false);
+    let m2 = id(2, false);
+    assert_eq!(fin.world.pdus[m2 as usize].prev_events, vec![m]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -770,7 +788,10 @@ fn equivocation_divides_the_room_until_later_traffic_spreads_both_versions() {
         .into_iter()
         .filter(|x| x.3 == "transitive")
         .collect();
-    assert_eq!(hs2, vec![(60_000.0, 120_310.0, 120_320.0, "transitive".into())]);
+    assert_eq!(
+        hs2,
+        vec![(60_000.0, 120_310.0, 120_320.0, "transitive".into())]
+    );
 
     // Later traffic from a server of the other group: hs3 references E2 (it got E2 directly
     // at 60.1 s); hs3/0's message (created 120.01 s) reaches hs2 at 120.11 s, hs2 asks hs3
@@ -785,7 +806,31 @@ fn equivocation_divides_the_room_until_later_traffic_spreads_both_versions() {
         .into_iter()
         .filter(|x| x.3 == "transitive")
         .collect();
-    assert_eq!(hs2, vec![(60_000.0, 120_310.0, 120_320.0, "transitive".into())]);
+    assert_eq!(
+        hs2,
+        vec![(60_000.0, 120_310.0, 120_320.0, "transitive".into())]
+    );
+}
+
+#[test]
+#[ignore = "BUG: the second version of an equivocation names the first in prev_events \
+            (world.rs builds both through create_local, which chains them), so the servers \
+            of the split fetch the first version by get_missing_events: the equivocation \
+            reveals itself; the two versions should be siblings with the same prev_events"]
+fn equivocated_versions_are_siblings() {
+    let (r, fin) = equivocate("");
+    let ((e1, e2), _) = versions_and_winners(&fin);
+    assert_eq!(
+        fin.world.pdus[e2 as usize].prev_events,
+        fin.world.pdus[e1 as usize].prev_events
+    );
+    // hs3 and hs4 then have E2 only (60.1 s), nothing transitive.
+    for c in ["hs3/0", "hs4/0"] {
+        assert_eq!(
+            received(&r, c),
+            vec![(60_000.0, 60_100.0, 60_110.0, "direct".into())]
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -840,10 +885,7 @@ fn honour_retry_after_false_retries_on_the_send_schedule() {
             (30_610.0, "ok".into(), None),
         ]
     );
-    assert_eq!(
-        received(&r, "hs2/0").last().map(|x| x.1),
-        Some(30_710.0)
-    );
+    assert_eq!(received(&r, "hs2/0").last().map(|x| x.1), Some(30_710.0));
     // Honoured (the default): the retry waits max(4 s, 10 s): 20.41 s, arriving with
     // 2 + 10.2 x 10 > 50 tokens: ok at once.
     let r = retry_after(true);
@@ -855,10 +897,7 @@ fn honour_retry_after_false_retries_on_the_send_schedule() {
             (20_410.0, "ok".into(), None),
         ]
     );
-    assert_eq!(
-        received(&r, "hs2/0").last().map(|x| x.1),
-        Some(20_510.0)
-    );
+    assert_eq!(received(&r, "hs2/0").last().map(|x| x.1), Some(20_510.0));
     for r in [retry_after(false), retry_after(true)] {
         assert!(r
             .csv("federation.csv")
