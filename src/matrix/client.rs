@@ -219,6 +219,32 @@ impl World {
                     self.create_local(ctx, server, pdu, None);
                 }
             }
+            ClientReq::Equivocate {
+                room,
+                ev_type,
+                key,
+                groups,
+            } => {
+                if !self.servers[server as usize].is_joined(room, client) {
+                    return;
+                }
+                let prev = self.servers[server as usize]
+                    .rooms
+                    .get(&room)
+                    .map(|v| v.extremities.clone())
+                    .unwrap_or_default();
+                for (i, only) in groups.iter().enumerate() {
+                    let content = Content::Sticky {
+                        ev_type,
+                        key: key.clone(),
+                        duration: DurationField::Ms(3_600_000),
+                        leave: false,
+                    };
+                    let pdu = self.new_pdu(server, room, client, content, i as i64, now);
+                    self.pdus[pdu as usize].prev_events = prev.clone();
+                    self.create_local(ctx, server, pdu, Some(only));
+                }
+            }
             ClientReq::Join { room } => self.client_join(ctx, server, client, room),
             ClientReq::Leave { room } => {
                 if self.servers[server as usize].is_joined(room, client) {
@@ -337,7 +363,10 @@ impl World {
         {
             let view = self.servers[server as usize].rooms.entry(room).or_default();
             view.known.insert(pdu);
-            view.extremities = vec![pdu];
+            let prev = &self.pdus[pdu as usize].prev_events;
+            view.extremities.retain(|e| !prev.contains(e));
+            view.referenced.extend(prev.iter().copied());
+            view.extremities.push(pdu);
             view.recent_ts
                 .push_back(self.pdus[pdu as usize].origin_server_ts);
             if view.recent_ts.len() > 50 {
@@ -739,12 +768,25 @@ impl World {
             return;
         }
         s.up = false;
+        s.epoch += 1;
         self.down_intervals[server as usize].push((now, None));
         // In-flight requests fail; persisted queues keep their PDUs (returned to the front).
-        for dq in s.dests.values_mut() {
+        let mut aborted = vec![];
+        for (dest, dq) in s.dests.iter_mut() {
             if let Some(txn) = dq.in_flight.take() {
                 if let Some(k) = txn.timeout {
                     ctx.cancel(k);
+                }
+                // Only an attempt on the wire is a row; one waiting for its retry timer was
+                // recorded when it failed.
+                if !txn.waiting_retry {
+                    aborted.push((
+                        *dest,
+                        txn.id,
+                        txn.attempt,
+                        txn.attempt_started,
+                        txn.entries.iter().map(|e| e.pdu).collect::<Vec<_>>(),
+                    ));
                 }
                 for e in txn.entries.into_iter().rev() {
                     dq.queue.push_front(e);
@@ -759,6 +801,32 @@ impl World {
         }
         s.buckets.clear();
         s.busy_until = now;
+        // SPEC 2.3: every attempt is a row. The sender died waiting: no answer, a timeout.
+        for (dest, txn_id, attempt, started, pdus) in aborted {
+            let sticky = pdus
+                .iter()
+                .filter(|p| self.pdus[**p as usize].is_sticky())
+                .count() as u32;
+            let bytes = pdus
+                .iter()
+                .map(|p| self.pdus[*p as usize].bytes as u64)
+                .sum::<u64>()
+                + 200;
+            self.record(Obs::Send(crate::observe::SendAttempt {
+                t: started,
+                origin: server,
+                destination: dest,
+                txn_id,
+                attempt,
+                pdus: pdus.len() as u32,
+                sticky_pdus: sticky,
+                bytes,
+                outcome: crate::observe::Outcome::Timeout,
+                retry_after: None,
+                next_attempt: None,
+            }));
+        }
+        let s = &mut self.servers[server as usize];
         // Long-polling clients see their connection drop.
         let clients = s.clients.clone();
         for c in clients {

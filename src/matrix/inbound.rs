@@ -159,20 +159,6 @@ impl World {
             }
         }
         let ready_delay = ready - now;
-        if ready_delay == 0 {
-            for e in &accept {
-                self.receive_pdu(ctx, dest, origin, e.pdu, path_of(e), e.attempts);
-            }
-        } else {
-            ctx.schedule_in(
-                ready_delay,
-                Ev::TxnApply {
-                    server: dest,
-                    from: origin,
-                    entries: accept.clone(),
-                },
-            );
-        }
         if !deferred.is_empty() {
             // MSC4354 (current text): a server MAY persist rate-limited events and deliver them later.
             let s = &mut self.servers[dest as usize];
@@ -182,31 +168,48 @@ impl World {
             }
             self.schedule_defer(ctx, dest);
         }
-        self.respond_txn(
-            ctx,
-            origin,
-            dest,
-            txn,
-            attempt,
-            Outcome::Ok,
-            None,
-            ready_delay,
-        );
+        if ready_delay == 0 {
+            for e in &accept {
+                self.receive_pdu(ctx, dest, origin, e.pdu, path_of(e), e.attempts);
+            }
+            self.respond_txn(ctx, origin, dest, txn, attempt, Outcome::Ok, None, 0);
+        } else {
+            // Overloaded: the 200 goes out once the PDUs are processed; a crash before then
+            // loses the work and the answer (the sender times out and retries).
+            let epoch = self.servers[dest as usize].epoch;
+            ctx.schedule_in(
+                ready_delay,
+                Ev::TxnApply {
+                    server: dest,
+                    from: origin,
+                    entries: accept,
+                    txn,
+                    attempt,
+                    epoch,
+                },
+            );
+        }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_txn_apply(
         &mut self,
         ctx: &mut Ctx<'_, Ev>,
         server: ServerId,
         from: ServerId,
         entries: Vec<QEntry>,
+        txn: u64,
+        attempt: u32,
+        epoch: u32,
     ) {
-        if !self.servers[server as usize].up {
+        let s = &self.servers[server as usize];
+        if !s.up || s.epoch != epoch {
             return;
         }
         for e in &entries {
             self.receive_pdu(ctx, server, from, e.pdu, path_of(e), e.attempts);
         }
+        self.respond_txn(ctx, from, server, txn, attempt, Outcome::Ok, None, 0);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -316,9 +319,14 @@ impl World {
             let late =
                 view.recent_ts.len() >= RECENT_PDUS && view.recent_ts.iter().all(|t| *t > ots);
             view.extremities.retain(|e| !prev.contains(e));
+            view.referenced.extend(prev.iter().copied());
             // SPEC 2.4 `old_sticky_in_extremities`: late sticky events need not become extremities.
             if !(late && is_sticky && !old_sticky_ok) {
-                view.extremities.push(pdu);
+                // An event a known event already names (fetched as a missing prev_event) is
+                // not a forward extremity.
+                if !view.referenced.contains(&pdu) {
+                    view.extremities.push(pdu);
+                }
             }
             view.recent_ts.push_back(ots);
             if view.recent_ts.len() > RECENT_PDUS {

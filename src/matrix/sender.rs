@@ -22,7 +22,15 @@ impl World {
         let room = self.pdus[pdu as usize].room;
         let dests = self.servers[origin as usize].room_servers(room, &self.server_of);
         for dest in dests {
-            if dest == origin || only_to.is_some_and(|o| !o.contains(&dest)) {
+            if dest == origin {
+                continue;
+            }
+            if only_to.is_some_and(|o| !o.contains(&dest)) {
+                // Fault `equivocate`: this destination is kept from this version.
+                if self.pdus[pdu as usize].is_sticky() {
+                    let t = ctx.now();
+                    self.record(Obs::NeverSent { dest, pdu, t });
+                }
                 continue;
             }
             self.enqueue_to(ctx, origin, dest, pdu, false);

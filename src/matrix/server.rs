@@ -75,6 +75,8 @@ pub struct RoomView {
     pub extremities: Vec<PduId>,
     /// Events known here (lookup only).
     pub known: HashSet<PduId>,
+    /// Events named as prev_events by a known event (lookup only).
+    pub referenced: HashSet<PduId>,
     /// The most recent PDUs' origin_server_ts, for "late" sticky events (SPEC 2.4).
     pub recent_ts: VecDeque<i64>,
 }
@@ -203,6 +205,8 @@ pub struct Server {
     /// End of stickiness (local ms) of every sticky event in the stream (lookup only).
     pub sticky_end: std::collections::HashMap<PduId, i64>,
     pub wake_pending: bool,
+    /// Incremented at every crash: work scheduled before a crash is void after it.
+    pub epoch: u32,
     pub soft_failed: BTreeMap<RoomId, Vec<SoftFailed>>,
     pub devices: BTreeMap<ClientId, Device>,
     pub buckets: BTreeMap<ServerId, Bucket>,

@@ -69,6 +69,14 @@ pub enum ClientReq {
     Message {
         room: RoomId,
     },
+    /// Fault `equivocate`: sibling versions of one sticky key (same prev_events), each sent
+    /// only to its group of servers; the second claims an origin_server_ts 1 ms later.
+    Equivocate {
+        room: RoomId,
+        ev_type: u16,
+        key: String,
+        groups: Vec<Vec<ServerId>>,
+    },
     PowerLevels {
         room: RoomId,
         user: ClientId,
@@ -199,6 +207,9 @@ pub enum Ev {
         server: ServerId,
         from: ServerId,
         entries: Vec<super::server::QEntry>,
+        txn: u64,
+        attempt: u32,
+        epoch: u32,
     },
     DeferRelease {
         server: ServerId,
@@ -305,6 +316,7 @@ impl World {
                 timeline: vec![],
                 sticky_stream: vec![],
                 sticky_end: Default::default(),
+                epoch: 0,
                 wake_pending: false,
                 soft_failed: BTreeMap::new(),
                 devices: BTreeMap::new(),
@@ -539,19 +551,13 @@ impl World {
                     let rest: Vec<ServerId> = (0..w.servers.len() as ServerId)
                         .filter(|x| *x != s && !split.contains(x))
                         .collect();
-                    for (i, only) in [rest, split].into_iter().enumerate() {
-                        let req = ClientReq::Sticky {
-                            room: r as RoomId,
-                            ev_type: ti,
-                            key: key.clone(),
-                            duration: DurationField::Ms(3_600_000),
-                            leave: false,
-                            ots_offset_ms: i as i64,
-                            only_to: Some(only),
-                            participant: None,
-                        };
-                        evs.push((at.us(), Ev::ClientReqArrive { client, req }));
-                    }
+                    let req = ClientReq::Equivocate {
+                        room: r as RoomId,
+                        ev_type: ti,
+                        key: key.clone(),
+                        groups: vec![rest, split],
+                    };
+                    evs.push((at.us(), Ev::ClientReqArrive { client, req }));
                 }
                 FaultCfg::Partition { .. } | FaultCfg::Link { .. } => {}
             }
@@ -696,7 +702,10 @@ impl Model for World {
                 server,
                 from,
                 entries,
-            } => self.on_txn_apply(ctx, server, from, entries),
+                txn,
+                attempt,
+                epoch,
+            } => self.on_txn_apply(ctx, server, from, entries, txn, attempt, epoch),
             Ev::DeferRelease { server } => self.on_defer_release(ctx, server),
             Ev::DelayedFire { server, delay_id } => self.on_delayed_fire(ctx, server, delay_id),
             Ev::ClientExpiry { client, key } => self.on_client_expiry(ctx, client, key),
