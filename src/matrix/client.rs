@@ -574,6 +574,7 @@ impl World {
         });
         self.apply_membership(ctx, joiner, room, client, true);
         self.append_timeline(ctx, joiner, room, pdu);
+        self.trace_join_done(client, room, now);
     }
 
     // ---- sync responses at the client ----

@@ -808,6 +808,10 @@ impl World {
                 None => (403, forbidden),
             },
             ClientReq::Join { room } => {
+                let server = self.server_of[client as usize];
+                if !self.servers[server as usize].is_joined(*room, client) {
+                    return; // joining over federation: answered when send_join returns
+                }
                 let rid = self.rooms[*room as usize].room_id.clone();
                 (200, json!({ "room_id": rid }))
             }
@@ -839,6 +843,22 @@ impl World {
             to: self.cname(client),
             meta: vec![("status", json!(status))],
             body,
+        };
+        self.push_trace(msg);
+    }
+
+    /// A join over federation completes: the client's `/join` is answered.
+    pub(crate) fn trace_join_done(&mut self, client: ClientId, room: RoomId, now: Time) {
+        if self.trace.is_none() {
+            return;
+        }
+        let msg = TraceMsg {
+            t: now,
+            kind: "join_response",
+            from: self.sname(self.server_of[client as usize]),
+            to: self.cname(client),
+            meta: vec![("status", json!(200))],
+            body: json!({ "room_id": self.rooms[room as usize].room_id }),
         };
         self.push_trace(msg);
     }
@@ -897,12 +917,15 @@ fn note(t: Time, kind: &'static str, who: &str, body: Value) -> TraceMsg {
 
 /// The finished trace: the model's messages with notes for crashes and restarts,
 /// partitions, clients going offline and online, and sticky events expiring at their
-/// origin, in time order (ties: the model's order, then the notes). Empty when the run
-/// was not traced.
+/// origin, in time order (ties: the notes, then the model's messages in the model's
+/// order). Empty when the run was not traced.
 pub fn finish_trace(w: &mut World, scn: &Scenario, obs: &Observer, end: Time) -> Vec<TraceMsg> {
-    let Some(mut out) = w.trace.take() else {
+    let Some(model) = w.trace.take() else {
         return vec![];
     };
+    // Notes first: at equal times they come before the model's messages (a crash or a
+    // partition starting at t is in force for what is sent at t).
+    let mut out = vec![];
     for (s, ivs) in w.down_intervals.iter().enumerate() {
         let name = &w.servers[s].name;
         for (a, b) in ivs {
@@ -965,6 +988,7 @@ pub fn finish_trace(w: &mut World, scn: &Scenario, obs: &Observer, end: Time) ->
             }),
         ));
     }
+    out.extend(model);
     out.sort_by_key(|m| m.t);
     out
 }

@@ -5,7 +5,8 @@
 //! use. Requests and sync responses are solid arrows (`->>`), other answers dotted
 //! (`-->>`); timeouts, crashes, partitions, clients going offline and sticky events
 //! expiring at their origin are notes. Left out: `/sync` requests, sync responses
-//! carrying no event (empty long-poll timeouts), and the answers to client requests.
+//! carrying no event (empty long-poll timeouts), repeated sync failures while a server
+//! is down, and the answers to client requests.
 
 use crate::matrix::trace::TraceMsg;
 use serde_json::Value;
@@ -161,6 +162,7 @@ fn event_label(e: &Value, with_remaining: bool) -> String {
             .and_then(Value::as_i64);
         return match (with_remaining, rem) {
             (true, Some(r)) => format!("{word} {key} ({} left)", human_ms(r)),
+            (true, None) => format!("{word} {key} (expired)"),
             _ => format!("{word} {key} ({dur})"),
         };
     }
@@ -371,10 +373,9 @@ fn item_of(m: &TraceMsg) -> Option<Item> {
             if evs.is_empty() {
                 arrow(true, "0 events".into())
             } else {
-                arrow(
-                    true,
-                    format!("{} events: {}", evs.len(), labels(evs, false)),
-                )
+                let n = evs.len();
+                let s = if n == 1 { "" } else { "s" };
+                arrow(true, format!("{n} event{s}: {}", labels(evs, false)))
             }
         }
         "send_join" => arrow(false, format!("send_join {}", str_of(b, &["state_key"]))),
@@ -431,7 +432,25 @@ fn item_of(m: &TraceMsg) -> Option<Item> {
 /// The diagram of a time-ordered trace. `servers` and `clients` give the participants'
 /// order (names outside both come last, in order of appearance).
 pub fn render(trace: &[TraceMsg], servers: &[String], clients: &[String], cap: usize) -> String {
-    let items: Vec<Item> = trace.iter().filter_map(item_of).collect();
+    // A client whose server is down retries its sync every few seconds: show the first
+    // failure only, until a sync succeeds again.
+    let mut failing: Vec<&str> = vec![];
+    let mut items: Vec<Item> = vec![];
+    for m in trace {
+        if m.kind == "sync_response" {
+            let failed = m.meta("status").is_some_and(Value::is_null);
+            let was = failing.iter().position(|c| *c == m.to);
+            match (failed, was) {
+                (true, Some(_)) => continue,
+                (true, None) => failing.push(&m.to),
+                (false, Some(i)) => {
+                    failing.swap_remove(i);
+                }
+                (false, None) => {}
+            }
+        }
+        items.extend(item_of(m));
+    }
     let shown = &items[..items.len().min(cap)];
     let hidden = items.len() - shown.len();
     // Participants used by the shown items, in a stable order: servers, clients, others.
@@ -463,7 +482,8 @@ pub fn render(trace: &[TraceMsg], servers: &[String], clients: &[String], cap: u
     let mut out = String::from("sequenceDiagram\n");
     out.push_str("    %% stickysim --trace: the messages of trace.jsonl in time order ([seconds] of simulated time).\n");
     out.push_str("    %% Left out: /sync requests, sync responses carrying no event (empty long-poll timeouts),\n");
-    out.push_str("    %% and the answers to client requests. Dotted arrows are answers; (lost) marks a message the network lost.\n");
+    out.push_str("    %% repeated sync failures while a server is down, and the answers to client requests.\n");
+    out.push_str("    %% Dotted arrows are answers; (lost) marks a message the network lost.\n");
     for (_, name) in &order {
         let id = participant_id(name, &mut taken);
         if id == *name {
