@@ -4,8 +4,10 @@ use super::{expect, Finished, RunOptions, RunOutcome};
 use crate::kernel::Time;
 use crate::matrix::event::Content;
 use crate::matrix::trace::finish_trace;
-use crate::observe::delivery::{for_each_delivery, sort_rows, Fate};
+use crate::matrix::world::World;
+use crate::observe::delivery::{for_each_delivery, sort_rows, DeliveryRow, Fate};
 use crate::observe::metrics::{compute_with, DeliveryStats};
+use crate::observe::recorder::Observer;
 use crate::output::files::{digest, fixed, write_atomic, Csv};
 use crate::output::sequence::{render, SEQUENCE_CAP};
 use crate::scenario::{FaultCfg, RecordsMode, Scenario};
@@ -19,24 +21,22 @@ fn ms3(t: Time) -> String {
     fixed(t as f64 / 1000.0, 3)
 }
 
-pub fn write_run(
-    scn: &Scenario,
-    mut fin: Finished,
-    opts: &RunOptions,
-    mode: RecordsMode,
-) -> anyhow::Result<RunOutcome> {
-    let dir = &opts.out_dir;
-    let w = &mut fin.world;
-    let obs = &fin.observer;
-    // Delivery rows are streamed: summary mode keeps none (only histograms and counts),
-    // `auto` keeps them until there are more than the full-mode limit, then drops them.
+/// The delivery rows and their statistics, streamed: `full_at(n)` says whether a run
+/// with `n` rows keeps them (full mode). Summary mode keeps no row, only histograms and
+/// counts; `auto` keeps rows until one more than its limit, then drops them all.
+pub fn gather_deliveries(
+    obs: &Observer,
+    w: &mut World,
+    end: Time,
+    full_at: impl Fn(usize) -> bool,
+) -> (Vec<DeliveryRow>, DeliveryStats, bool) {
     let mut rows = vec![];
-    let mut stats = DeliveryStats::new(mode != RecordsMode::Summary);
-    let mut full = mode != RecordsMode::Summary;
-    for_each_delivery(obs, w, fin.end, |r| {
+    let mut full = full_at(0);
+    let mut stats = DeliveryStats::new(full);
+    for_each_delivery(obs, w, end, |r| {
         stats.add(&r);
         if full {
-            if super::records_full(mode, rows.len() + 1) {
+            if full_at(rows.len() + 1) {
                 rows.push(r);
             } else {
                 full = false;
@@ -46,6 +46,20 @@ pub fn write_run(
         }
     });
     sort_rows(&mut rows, w);
+    (rows, stats, full)
+}
+
+pub fn write_run(
+    scn: &Scenario,
+    mut fin: Finished,
+    opts: &RunOptions,
+    mode: RecordsMode,
+) -> anyhow::Result<RunOutcome> {
+    let dir = &opts.out_dir;
+    let w = &mut fin.world;
+    let obs = &fin.observer;
+    let (rows, stats, full) =
+        gather_deliveries(&fin.observer, w, fin.end, |n| super::records_full(mode, n));
     let records_note = match (mode, full) {
         (RecordsMode::Auto, false) => Some(format!(
             "records = \"auto\" switched to summary mode: {} delivery rows exceed 1 000 000",
