@@ -227,17 +227,7 @@ impl World {
                         Transit::Arrives(b) => b,
                         _ => lat,
                     };
-                    let refused = Outcome::Refused;
-                    self.trace_send_response(
-                        origin,
-                        dest,
-                        txn_id,
-                        attempt,
-                        refused,
-                        None,
-                        now + lat,
-                        false,
-                    );
+                    self.trace_send_refused(origin, dest, txn_id, attempt, now + lat);
                     ctx.schedule_in(
                         lat + back,
                         Ev::TxnResponse {

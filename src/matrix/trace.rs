@@ -336,6 +336,18 @@ impl World {
         );
     }
 
+    /// The destination is down: the connection is refused when the attempt reaches it.
+    pub(crate) fn trace_send_refused(
+        &mut self,
+        origin: ServerId,
+        dest: ServerId,
+        txn: u64,
+        attempt: u32,
+        t: Time,
+    ) {
+        self.trace_send_response(origin, dest, txn, attempt, Outcome::Refused, None, t, false);
+    }
+
     // ---- get_missing_events and send_join ----
 
     /// `asker` asks `to` for the prev_events it misses (walked back from those IDs).
