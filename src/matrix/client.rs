@@ -134,8 +134,10 @@ impl World {
         let loss = self.servers[s].cfg.client_loss;
         let hop = self.client_hop(client);
         if loss > 0.0 && self.clients[client as usize].rng.random::<f64>() < loss {
+            self.trace_client_request(client, &req, ctx.now(), true);
             return;
         }
+        self.trace_client_request(client, &req, ctx.now(), false);
         ctx.schedule_in(hop, Ev::ClientReqArrive { client, req });
     }
 
@@ -151,6 +153,7 @@ impl World {
         if !self.servers[server as usize].up {
             return;
         }
+        let traced = self.trace_client_before(client, &req);
         match req {
             ClientReq::Sticky {
                 room,
@@ -340,6 +343,9 @@ impl World {
                 }
             }
         }
+        if let Some(tr) = traced {
+            self.trace_client_response(client, tr, now);
+        }
     }
 
     /// An event created by `server` itself: into its DAG, its streams, its queues.
@@ -470,7 +476,10 @@ impl World {
                     .is_some_and(|v| v.members.iter().any(|m| self.server_of[*m as usize] == *s))
         });
         let Some(resident) = resident else { return };
-        if let Transit::Arrives(l) = self.net.transit(server, resident, now) {
+        let transit = self.net.transit(server, resident, now);
+        let lost = !matches!(transit, Transit::Arrives(_));
+        self.trace_join_request(server, resident, client, room, now, lost);
+        if let Transit::Arrives(l) = transit {
             ctx.schedule_in(
                 l,
                 Ev::JoinReq {
@@ -531,7 +540,10 @@ impl World {
         for o in others {
             self.enqueue_to(ctx, resident, o, pdu, false);
         }
-        if let Transit::Arrives(l) = self.net.transit(resident, joiner, now) {
+        let transit = self.net.transit(resident, joiner, now);
+        let lost = !matches!(transit, Transit::Arrives(_));
+        self.trace_join_response(resident, joiner, pdu, now, lost);
+        if let Transit::Arrives(l) = transit {
             ctx.schedule_in(
                 l,
                 Ev::JoinResp {
@@ -591,6 +603,7 @@ impl World {
         });
         self.apply_membership(ctx, joiner, room, client, true);
         self.append_timeline(ctx, joiner, room, pdu);
+        self.trace_join_done(client, room, now);
     }
 
     // ---- sync responses at the client ----
@@ -833,6 +846,7 @@ impl World {
             if self.clients[c as usize].online {
                 let req = self.clients[c as usize].sync_req;
                 let hop = self.client_hop(c);
+                self.trace_sync_error(c, now);
                 ctx.schedule_in(hop, Ev::SyncError { client: c, req });
             }
         }
@@ -921,6 +935,7 @@ impl World {
             now,
         );
         self.record(Obs::LeaveSent { pdu, t: now });
+        self.trace_delayed_fire(server, pdu, delay_id, now);
         self.create_local(ctx, server, pdu, None);
     }
 

@@ -225,7 +225,19 @@ impl World {
         after: Time,
     ) {
         let now = ctx.now();
-        if let Transit::Arrives(l) = self.net.transit(dest, origin, now + after) {
+        let transit = self.net.transit(dest, origin, now + after);
+        let lost = !matches!(transit, Transit::Arrives(_));
+        self.trace_send_response(
+            origin,
+            dest,
+            txn,
+            attempt,
+            outcome,
+            retry_after,
+            now + after,
+            lost,
+        );
+        if let Transit::Arrives(l) = transit {
             ctx.schedule_in(
                 after + l,
                 Ev::TxnResponse {
@@ -338,7 +350,10 @@ impl World {
                 .collect()
         };
         if !missing.is_empty() && from != server && path != Path::Transitive {
-            if let Transit::Arrives(l) = self.net.transit(server, from, now) {
+            let transit = self.net.transit(server, from, now);
+            let lost = !matches!(transit, Transit::Arrives(_));
+            self.trace_missing_request(server, from, room, &missing, now, lost);
+            if let Transit::Arrives(l) = transit {
                 ctx.schedule_in(
                     l,
                     Ev::MissingReq {
@@ -613,7 +628,10 @@ impl World {
             }
         }
         out.sort_by_key(|p| (self.pdus[*p as usize].created_at, *p));
-        if let Transit::Arrives(l) = self.net.transit(to, asker, now) {
+        let transit = self.net.transit(to, asker, now);
+        let lost = !matches!(transit, Transit::Arrives(_));
+        self.trace_missing_response(to, asker, room, &out, now, lost);
+        if let Transit::Arrives(l) = transit {
             ctx.schedule_in(
                 l,
                 Ev::MissingResp {

@@ -202,7 +202,6 @@ impl World {
             }
             (txn.id, txn.attempt)
         };
-        self.trace_send(origin, dest, txn_id, now);
         let key = ctx.schedule_in(
             timeout,
             Ev::TxnTimeout {
@@ -219,7 +218,9 @@ impl World {
         {
             t.timeout = Some(key);
         }
-        match self.net.transit(origin, dest, now) {
+        let transit = self.net.transit(origin, dest, now);
+        self.trace_send(origin, dest, now, !matches!(transit, Transit::Arrives(_)));
+        match transit {
             Transit::Cut | Transit::Lost => {}
             Transit::Arrives(lat) => {
                 if !self.servers[dest as usize].up {
@@ -228,6 +229,7 @@ impl World {
                         Transit::Arrives(b) => b,
                         _ => lat,
                     };
+                    self.trace_send_refused(origin, dest, txn_id, attempt, now + lat);
                     ctx.schedule_in(
                         lat + back,
                         Ev::TxnResponse {
@@ -310,6 +312,7 @@ impl World {
         {
             return;
         }
+        self.trace_send_timeout(origin, dest, txn, attempt, ctx.now());
         self.finish_attempt(ctx, origin, dest, Outcome::Timeout, None);
     }
 

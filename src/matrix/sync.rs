@@ -46,6 +46,7 @@ impl World {
         }
         if !self.servers[server as usize].up {
             let back = self.client_hop(client);
+            self.trace_sync_error(client, ctx.now());
             ctx.schedule_in(back, Ev::SyncError { client, req });
             return;
         }
@@ -317,6 +318,7 @@ impl World {
         c.sync_req += 1;
         let req = c.sync_req;
         let hop = self.client_hop(client);
+        self.trace_sync_request(client, ctx.now());
         ctx.schedule_in(hop, Ev::SyncArrive { client, req });
     }
 }

@@ -66,6 +66,25 @@ fn overlaps(a: &[(Time, Time)], b: &[(Time, Time)], lo: Time, hi: Time) -> bool 
 /// Every pair that should be delivered, with its fate. Sorted by (sent, event ID, client).
 pub fn deliveries(obs: &Observer, w: &mut World, end: Time) -> Vec<DeliveryRow> {
     let mut rows = vec![];
+    for_each_delivery(obs, w, end, |r| rows.push(r));
+    sort_rows(&mut rows, w);
+    rows
+}
+
+/// The order of deliveries.csv: (sent, event ID, client).
+pub fn sort_rows(rows: &mut [DeliveryRow], w: &World) {
+    rows.sort_by(|a, b| {
+        (a.sent, &w.pdus[a.pdu as usize].event_id, a.client).cmp(&(
+            b.sent,
+            &w.pdus[b.pdu as usize].event_id,
+            b.client,
+        ))
+    });
+}
+
+/// Every pair that should be delivered, with its fate, handed to `f` one at a time
+/// (in event then client order, unsorted) so that summary mode keeps no rows.
+pub fn for_each_delivery(obs: &Observer, w: &mut World, end: Time, mut f: impl FnMut(DeliveryRow)) {
     let members: Vec<_> = obs
         .membership
         .iter()
@@ -161,7 +180,7 @@ pub fn deliveries(obs: &Observer, w: &mut World, end: Time) -> Vec<DeliveryRow> 
                     }
                 }
             };
-            rows.push(DeliveryRow {
+            f(DeliveryRow {
                 pdu: *pdu,
                 client: *client,
                 sent: info.created,
@@ -169,14 +188,6 @@ pub fn deliveries(obs: &Observer, w: &mut World, end: Time) -> Vec<DeliveryRow> 
             });
         }
     }
-    rows.sort_by(|a, b| {
-        (a.sent, &w.pdus[a.pdu as usize].event_id, a.client).cmp(&(
-            b.sent,
-            &w.pdus[b.pdu as usize].event_id,
-            b.client,
-        ))
-    });
-    rows
 }
 
 /// The loss causes reported under `delivery.lost_by_cause.*` (SPEC's four, then ours).

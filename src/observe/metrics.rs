@@ -63,6 +63,65 @@ pub struct Computed {
     pub ghost_hist: LogHistogram,
 }
 
+/// The `delivery.*` figures, fed one row at a time: summary mode keeps only the
+/// histogram and the counts, full mode also the exact latencies.
+#[derive(Clone, Debug)]
+pub struct DeliveryStats {
+    /// Exact latencies (ms), kept while `keep_values`.
+    pub latencies: Vec<f64>,
+    pub keep_values: bool,
+    pub hist: LogHistogram,
+    pub rows: u64,
+    pub lost: u64,
+    pub pending: u64,
+    pub by_cause: BTreeMap<&'static str, u64>,
+    pub by_path: BTreeMap<&'static str, u64>,
+}
+
+impl DeliveryStats {
+    pub fn new(keep_values: bool) -> Self {
+        DeliveryStats {
+            latencies: vec![],
+            keep_values,
+            hist: LogHistogram::new(),
+            rows: 0,
+            lost: 0,
+            pending: 0,
+            by_cause: BTreeMap::new(),
+            by_path: BTreeMap::new(),
+        }
+    }
+
+    pub fn add(&mut self, r: &DeliveryRow) {
+        self.rows += 1;
+        match &r.fate {
+            Fate::Delivered {
+                client_received,
+                path,
+                ..
+            } => {
+                let l = ms(client_received.saturating_sub(r.sent));
+                if self.keep_values {
+                    self.latencies.push(l);
+                }
+                self.hist.add(l);
+                *self.by_path.entry(path).or_insert(0) += 1;
+            }
+            Fate::Lost { cause, .. } => {
+                self.lost += 1;
+                *self.by_cause.entry(cause).or_insert(0) += 1;
+            }
+            Fate::Pending => self.pending += 1,
+        }
+    }
+
+    /// Stop keeping exact values (and free them): summary mode from now on.
+    pub fn drop_values(&mut self) {
+        self.keep_values = false;
+        self.latencies = vec![];
+    }
+}
+
 pub fn compute(
     obs: &Observer,
     w: &World,
@@ -71,34 +130,35 @@ pub fn compute(
     sample_us: Time,
     summary_mode: bool,
 ) -> Computed {
+    let mut stats = DeliveryStats::new(!summary_mode);
+    for r in rows {
+        stats.add(r);
+    }
+    compute_with(obs, w, stats, end, sample_us, summary_mode)
+}
+
+/// [`compute`] from delivery figures already gathered (streamed in summary mode).
+pub fn compute_with(
+    obs: &Observer,
+    w: &World,
+    stats: DeliveryStats,
+    end: Time,
+    sample_us: Time,
+    summary_mode: bool,
+) -> Computed {
     let mut m = Metrics::new();
     // delivery.*
-    let mut lat = vec![];
-    let mut lat_hist = LogHistogram::new();
-    let mut lost = 0u64;
-    let mut pending = 0u64;
-    let mut by_cause: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut by_path: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in rows {
-        match &r.fate {
-            Fate::Delivered {
-                client_received,
-                path,
-                ..
-            } => {
-                let l = ms(client_received - r.sent);
-                lat.push(l);
-                lat_hist.add(l);
-                *by_path.entry(path).or_insert(0) += 1;
-            }
-            Fate::Lost { cause, .. } => {
-                lost += 1;
-                *by_cause.entry(cause).or_insert(0) += 1;
-            }
-            Fate::Pending => pending += 1,
-        }
-    }
-    let count = rows.len() as u64 - pending;
+    let DeliveryStats {
+        latencies: mut lat,
+        hist: lat_hist,
+        rows,
+        lost,
+        pending,
+        by_cause,
+        by_path,
+        ..
+    } = stats;
+    let count = rows - pending;
     m.insert("delivery.count".into(), count as f64);
     m.insert("delivery.lost".into(), lost as f64);
     m.insert("delivery.pending_at_end".into(), pending as f64);

@@ -3,3 +3,4 @@
 pub mod files;
 pub mod plots;
 pub mod report;
+pub mod sequence;

@@ -3,9 +3,13 @@
 use super::{expect, Finished, RunOptions, RunOutcome};
 use crate::kernel::Time;
 use crate::matrix::event::Content;
-use crate::observe::delivery::{deliveries, Fate};
-use crate::observe::metrics::compute;
+use crate::matrix::trace::finish_trace;
+use crate::matrix::world::World;
+use crate::observe::delivery::{for_each_delivery, sort_rows, DeliveryRow, Fate};
+use crate::observe::metrics::{compute_with, DeliveryStats};
+use crate::observe::recorder::Observer;
 use crate::output::files::{digest, fixed, write_atomic, Csv};
+use crate::output::sequence::{render, SEQUENCE_CAP};
 use crate::scenario::{FaultCfg, RecordsMode, Scenario};
 use serde_json::{json, Value};
 
@@ -17,6 +21,34 @@ fn ms3(t: Time) -> String {
     fixed(t as f64 / 1000.0, 3)
 }
 
+/// The delivery rows and their statistics, streamed: `full_at(n)` says whether a run
+/// with `n` rows keeps them (full mode). Summary mode keeps no row, only histograms and
+/// counts; `auto` keeps rows until one more than its limit, then drops them all.
+pub fn gather_deliveries(
+    obs: &Observer,
+    w: &mut World,
+    end: Time,
+    full_at: impl Fn(usize) -> bool,
+) -> (Vec<DeliveryRow>, DeliveryStats, bool) {
+    let mut rows = vec![];
+    let mut full = full_at(0);
+    let mut stats = DeliveryStats::new(full);
+    for_each_delivery(obs, w, end, |r| {
+        stats.add(&r);
+        if full {
+            if full_at(rows.len() + 1) {
+                rows.push(r);
+            } else {
+                full = false;
+                rows = vec![];
+                stats.drop_values();
+            }
+        }
+    });
+    sort_rows(&mut rows, w);
+    (rows, stats, full)
+}
+
 pub fn write_run(
     scn: &Scenario,
     mut fin: Finished,
@@ -26,17 +58,17 @@ pub fn write_run(
     let dir = &opts.out_dir;
     let w = &mut fin.world;
     let obs = &fin.observer;
-    let rows = deliveries(obs, w, fin.end);
-    let full = super::records_full(mode, rows.len());
+    let (rows, stats, full) =
+        gather_deliveries(&fin.observer, w, fin.end, |n| super::records_full(mode, n));
     let records_note = match (mode, full) {
         (RecordsMode::Auto, false) => Some(format!(
             "records = \"auto\" switched to summary mode: {} delivery rows exceed 1 000 000",
-            rows.len()
+            stats.rows
         )),
         _ => None,
     };
     let interval = scn.file.simulation.sample_interval.us().max(1);
-    let computed = compute(obs, w, &rows, fin.end, interval, !full);
+    let computed = compute_with(obs, w, stats, fin.end, interval, !full);
     let mut metrics = computed.metrics;
     metrics.insert("sim.events".into(), fin.events as f64);
     metrics.insert("sim.wall_s".into(), fin.wall_s);
@@ -267,14 +299,19 @@ pub fn write_run(
     for (name, bytes) in &files {
         write_atomic(dir, name, bytes)?;
     }
-    if let Some(trace) = &w.trace {
+    if w.trace.is_some() {
+        // --trace: every message in time order, and the sequence diagram of the first ones.
+        let trace = finish_trace(w, scn, obs, fin.end);
         let mut s = String::new();
-        for m in trace {
-            let line = json!({"t_ms": fixed(m.t as f64 / 1000.0, 3).parse::<f64>().unwrap_or(0.0), "kind": m.kind, "from": m.from, "to": m.to, "body": m.body});
-            s.push_str(&line.to_string());
+        for m in &trace {
+            s.push_str(&m.to_json().to_string());
             s.push('\n');
         }
         write_atomic(dir, "trace.jsonl", s.as_bytes())?;
+        let servers: Vec<String> = w.servers.iter().map(|x| x.name.clone()).collect();
+        let clients: Vec<String> = w.clients.iter().map(|x| x.name.clone()).collect();
+        let mmd = render(&trace, &servers, &clients, SEQUENCE_CAP);
+        write_atomic(dir, "sequence.mmd", mmd.as_bytes())?;
     }
     // summary.json last: its presence marks a complete run folder.
     write_atomic(
