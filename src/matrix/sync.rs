@@ -29,6 +29,7 @@ pub struct SyncResponse {
 }
 
 impl World {
+    /// The rooms a local client is joined to, sorted (callers binary-search it).
     fn joined_rooms(&self, server: ServerId, client: ClientId) -> Vec<RoomId> {
         self.servers[server as usize]
             .rooms
@@ -93,14 +94,16 @@ impl World {
         let rooms = self.joined_rooms(server, client);
         if s.timeline
             .get(tpos..)
-            .is_some_and(|t| t.iter().any(|(r, _)| rooms.contains(r)))
+            .is_some_and(|t| t.iter().any(|(r, _)| rooms.binary_search(r).is_ok()))
         {
             return true;
         }
         let local = s.clock.local_ms(now);
         s.sticky_stream.get(spos..).is_some_and(|st| {
             st.iter().any(|e| {
-                rooms.contains(&e.room) && e.end_local_ms > local && !dev.delivered.contains(&e.pdu)
+                rooms.binary_search(&e.room).is_ok()
+                    && e.end_local_ms > local
+                    && !dev.delivered.contains(&e.pdu)
             })
         })
     }
@@ -187,7 +190,7 @@ impl World {
         // Timeline: the newest `timeline_limit` events per room since the token.
         let mut per_room: BTreeMap<RoomId, Vec<PduId>> = BTreeMap::new();
         for (r, p) in s.timeline.get(tpos..).unwrap_or(&[]) {
-            if rooms.contains(r) {
+            if rooms.binary_search(r).is_ok() {
                 per_room.entry(*r).or_default().push(*p);
             }
         }
@@ -208,10 +211,10 @@ impl World {
         let mut sticky: Vec<(RoomId, PduId, i64)> = vec![];
         let mut taken: HashSet<PduId> = HashSet::new();
         // MSC4354 "Sync API changes": joining a room brings all its unexpired sticky events at once.
-        if since.is_some() {
+        if since.is_some() && !dev.newly_joined.is_empty() {
             for e in &s.sticky_stream {
                 if dev.newly_joined.contains(&e.room)
-                    && rooms.contains(&e.room)
+                    && rooms.binary_search(&e.room).is_ok()
                     && e.end_local_ms > local
                     && !dev.delivered.contains(&e.pdu)
                     && !in_timeline.contains(&e.pdu)
@@ -230,7 +233,7 @@ impl World {
                 next_spos = i;
                 break;
             }
-            if rooms.contains(&e.room)
+            if rooms.binary_search(&e.room).is_ok()
                 && e.end_local_ms > local
                 && !dev.delivered.contains(&e.pdu)
                 && !in_timeline.contains(&e.pdu)
