@@ -554,6 +554,7 @@ impl World {
             view.known.insert(pdu);
             view.extremities = state.extremities.clone();
         }
+        self.servers[joiner as usize].members_epoch += 1;
         self.record(Obs::Membership {
             user: client,
             room,

@@ -29,14 +29,26 @@ pub struct SyncResponse {
 }
 
 impl World {
-    /// The rooms a local client is joined to, sorted (callers binary-search it).
-    fn joined_rooms(&self, server: ServerId, client: ClientId) -> Vec<RoomId> {
-        self.servers[server as usize]
+    /// The rooms a local client is joined to, sorted (callers binary-search it). Cached per
+    /// device until the server's membership changes (`members_epoch`).
+    fn joined_rooms(&mut self, server: ServerId, client: ClientId) -> Vec<RoomId> {
+        let s = &mut self.servers[server as usize];
+        let epoch = s.members_epoch;
+        if let Some((e, rooms)) = s.devices.get(&client).and_then(|d| d.joined.as_ref()) {
+            if *e == epoch {
+                return rooms.clone();
+            }
+        }
+        let rooms: Vec<RoomId> = s
             .rooms
             .iter()
             .filter(|(_, v)| v.members.contains(&client))
             .map(|(r, _)| *r)
-            .collect()
+            .collect();
+        if let Some(d) = s.devices.get_mut(&client) {
+            d.joined = Some((epoch, rooms.clone()));
+        }
+        rooms
     }
 
     /// A sync request reaches the server.
@@ -77,7 +89,7 @@ impl World {
     /// Whether a response to this device would carry anything now (expired sticky
     /// events are no news).
     fn has_news_now(
-        &self,
+        &mut self,
         server: ServerId,
         client: ClientId,
         since: Option<(usize, usize)>,
@@ -86,12 +98,15 @@ impl World {
         let Some((tpos, spos)) = since else {
             return true;
         };
-        let s = &self.servers[server as usize];
-        let dev = &s.devices[&client];
-        if !dev.newly_joined.is_empty() {
+        if !self.servers[server as usize].devices[&client]
+            .newly_joined
+            .is_empty()
+        {
             return true;
         }
         let rooms = self.joined_rooms(server, client);
+        let s = &self.servers[server as usize];
+        let dev = &s.devices[&client];
         if s.timeline
             .get(tpos..)
             .is_some_and(|t| t.iter().any(|(r, _)| rooms.binary_search(r).is_ok()))

@@ -312,6 +312,7 @@ impl World {
                 deferred: Default::default(),
                 defer_timer: None,
                 busy_until: 0,
+                members_epoch: 0,
                 delayed: BTreeMap::new(),
                 withhold: vec![],
             };
@@ -414,6 +415,7 @@ impl World {
                     .or_default();
                 view.members = users.iter().copied().collect();
                 view.power = power.clone();
+                w.servers[*s as usize].members_epoch += 1;
             }
             initial.push((ri as RoomId, users));
         }

@@ -475,13 +475,15 @@ impl Observer {
 
 /// (distinct views, fraction of client pairs that agree) among `live` clients of a room.
 pub fn view_agreement(w: &World, room: RoomId, live: &[ClientId], t: Time) -> (u32, f64) {
-    let mut groups: BTreeMap<Vec<(MapKey, PduId)>, u32> = BTreeMap::new();
+    // A view is its winning events in key order: each event has one key, so two views are
+    // equal exactly when their event lists are.
+    let mut groups: BTreeMap<Vec<PduId>, u32> = BTreeMap::new();
     for c in live {
-        let v: Vec<(MapKey, PduId)> = w.clients[*c as usize]
+        let v: Vec<PduId> = w.clients[*c as usize]
             .map
             .view(room, t)
             .into_iter()
-            .map(|(k, p)| (k.clone(), p))
+            .map(|(_, p)| p)
             .collect();
         *groups.entry(v).or_insert(0) += 1;
     }
