@@ -135,6 +135,27 @@ impl EphemeralMap {
             .collect()
     }
 
+    /// The winning events of the active keys of a room, in key order, into `out` (cleared
+    /// first): `view` without the keys, for comparing views cheaply.
+    pub fn view_pdus_into(&self, room: RoomId, now: Time, out: &mut Vec<PduId>) {
+        out.clear();
+        let lo = MapKey {
+            room,
+            sender: 0,
+            ev_type: 0,
+            sticky_key: String::new(),
+        };
+        out.extend(
+            self.entries
+                .range(lo..)
+                .take_while(|(k, _)| k.room == room)
+                .filter_map(|(_, list)| match self.top_of(list, now) {
+                    Some(Top { pdu, active: true }) => Some(pdu),
+                    _ => None,
+                }),
+        );
+    }
+
     pub fn keys_in_room(&self, room: RoomId) -> impl Iterator<Item = &MapKey> {
         let lo = MapKey {
             room,

@@ -478,14 +478,15 @@ pub fn view_agreement(w: &World, room: RoomId, live: &[ClientId], t: Time) -> (u
     // A view is its winning events in key order: each event has one key, so two views are
     // equal exactly when their event lists are.
     let mut groups: BTreeMap<Vec<PduId>, u32> = BTreeMap::new();
+    let mut v: Vec<PduId> = vec![];
     for c in live {
-        let v: Vec<PduId> = w.clients[*c as usize]
-            .map
-            .view(room, t)
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-        *groups.entry(v).or_insert(0) += 1;
+        w.clients[*c as usize].map.view_pdus_into(room, t, &mut v);
+        match groups.get_mut(&v) {
+            Some(n) => *n += 1,
+            None => {
+                groups.insert(v.clone(), 1);
+            }
+        }
     }
     let n = live.len() as f64;
     let pairs = n * (n - 1.0) / 2.0;
