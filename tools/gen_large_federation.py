@@ -199,7 +199,31 @@ def main():
         f.write(text.replace("@EXPECT@\n", EXPECT))
 
 
-EXPECT = ""
+EXPECT = """[[expect]]
+metric = "delivery.lost"
+equals = 0
+note = "sticky_all catch-up and retries deliver every sticky event despite 0.2% loss and the crashes"
+
+[[expect]]
+metric = "delivery.count"
+min = 100000
+note = "the scale this scenario is for: hundreds of thousands of (event, client) deliveries"
+
+[[expect]]
+metric = "delivery.latency_ms.p50"
+max = 250
+note = "most deliveries take one federation hop plus processing on each side"
+
+[[expect]]
+metric = "rtc.ghost_ms.p50"
+max = 10000
+note = "a typical crashed member is gone 8 s (the delayed leave) plus delivery after its crash"
+
+[[expect]]
+metric = "rtc.ghost_ms.max"
+max = 180000
+note = "no crashed member lingers for more than three minutes"
+"""
 
 if __name__ == "__main__":
     main()
