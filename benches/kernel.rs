@@ -1,4 +1,5 @@
-//! Criterion benchmarks of the simulation kernel (SPEC 6): `cargo bench --bench kernel`.
+//! Criterion benchmarks (SPEC 6): the kernel, the ephemeral map and a full small scenario:
+//! `cargo bench --bench kernel`.
 //!
 //! Benchmarks, never timed tests: nothing here asserts a speed. The headline PHOLD figures
 //! come from `stickysim bench phold --compare` (docs/performance.md); these are for spotting
@@ -8,6 +9,9 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 use rand::Rng;
 use stickysim::bench::phold::{run_bare, run_kernel, PholdParams};
 use stickysim::kernel::{stream, EventQueue, Time};
+use stickysim::matrix::map::{Candidate, EphemeralMap, MapKey};
+use stickysim::run::simulate;
+use stickysim::scenario::DEFAULT_SCENARIO;
 
 /// PHOLD with 100 LPs x 10 events to t = 10 (about 9 000 events): kernel and bare loop.
 fn phold(c: &mut Criterion) {
@@ -91,9 +95,116 @@ fn queue(c: &mut Criterion) {
     g.finish();
 }
 
-// The ephemeral map (src/matrix) and a full small scenario get their benchmarks here from
-// the model's author: add `fn map(c: &mut Criterion)` / `fn scenario(c: &mut Criterion)`
-// and list them in `criterion_group!` below.
+/// A map key: `senders` senders in one room, one key each (as MatrixRTC members use).
+fn map_key(room: u32, sender: u32) -> MapKey {
+    MapKey {
+        room,
+        sender,
+        ev_type: 0,
+        sticky_key: format!("_@u{sender}:hs{sender}_m0.{sender}"),
+    }
+}
 
-criterion_group!(benches, phold, queue);
+/// `n` sticky events over 4 rooms x 50 senders, with increasing order and a leave every
+/// fifth, as a client receives them in sync responses.
+fn map_events(n: u32) -> Vec<(MapKey, Candidate)> {
+    (0..n)
+        .map(|i| {
+            let key = map_key(i % 4, (i / 4) % 50);
+            let ots = i64::from(i) * 1000;
+            let cand = Candidate {
+                pdu: i,
+                order: (ots + 3_600_000, format!("$ev{i:08}")),
+                leave: i % 5 == 4,
+                expires_at: u64::from(i) * 1_000_000 + 3_600_000_000,
+            };
+            (key, cand)
+        })
+        .collect()
+}
+
+/// The ephemeral map (`matrix::map::EphemeralMap`): inserting events, asking what one key
+/// shows, and one room's whole view (what the convergence sampler does per client).
+fn map(c: &mut Criterion) {
+    const N: u32 = 10_000;
+    let evs = map_events(N);
+    let mut full = EphemeralMap::new(true);
+    for (k, cand) in &evs {
+        full.insert(k.clone(), cand.clone(), 0);
+    }
+    let now = u64::from(N) * 1_000_000;
+    let keys: Vec<MapKey> = (0..4)
+        .flat_map(|r| (0..50).map(move |s| map_key(r, s)))
+        .collect();
+    let mut g = c.benchmark_group("ephemeral_map");
+    g.throughput(Throughput::Elements(u64::from(N)));
+    g.bench_function("insert_10k", |b| {
+        b.iter_batched(
+            || evs.clone(),
+            |evs| {
+                let mut m = EphemeralMap::new(true);
+                for (i, (k, cand)) in evs.into_iter().enumerate() {
+                    m.insert(k, cand, i as u64 * 1_000_000);
+                }
+                m
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    g.bench_function("top_200_keys", |b| {
+        b.iter(|| {
+            keys.iter()
+                .filter(|k| full.top(black_box(k), now).is_some())
+                .count()
+        })
+    });
+    g.throughput(Throughput::Elements(4));
+    g.bench_function("view_4_rooms", |b| {
+        b.iter(|| {
+            (0..4)
+                .map(|r| full.view(black_box(r), now).len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
+/// A full small scenario through `run::simulate` (no files): the default scenario
+/// (20 servers, 40 MatrixRTC participants, 1 h with a partition) and a 3-server, 10-minute
+/// cut of it.
+fn scenario(c: &mut Criterion) {
+    let default = stickysim::scenario::load_str(DEFAULT_SCENARIO, "default", &[])
+        .expect("the default scenario loads");
+    let small = stickysim::scenario::load_str(
+        DEFAULT_SCENARIO,
+        "default",
+        &[
+            "servers.count=3".into(),
+            "simulation.duration=\"10m\"".into(),
+            "simulation.quiet_tail=\"1m\"".into(),
+            "workload.0.participants=6".into(),
+            "fault=[]".into(),
+            "expect=[]".into(),
+        ],
+    )
+    .expect("the small variant loads");
+    let mut g = c.benchmark_group("scenario");
+    g.sample_size(10);
+    for (name, scn) in [
+        ("small_3_servers_10m", &small),
+        ("default_matrixrtc_call", &default),
+    ] {
+        let events = simulate(scn, false, false, false)
+            .map(|f| f.events)
+            .unwrap_or(0);
+        g.throughput(Throughput::Elements(events));
+        g.bench_function(name, |b| {
+            b.iter(|| simulate(black_box(scn), false, false, false).map(|f| f.events))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, phold, queue, map, scenario);
 criterion_main!(benches);

@@ -595,6 +595,7 @@ impl World {
             view.known.insert(pdu);
             view.extremities = state.extremities.clone();
         }
+        self.servers[joiner as usize].members_epoch += 1;
         self.record(Obs::Membership {
             user: client,
             room,
@@ -741,6 +742,11 @@ impl World {
             return;
         }
         c.expiry_at.insert(key.clone(), next);
+        // An expiry after the end of the run would never be handled: keep it out of the
+        // queue (most entries outlive an hour-long run; queueing them only slows the heap).
+        if next > self.end {
+            return;
+        }
         ctx.schedule_at(
             next,
             Ev::ClientExpiry {

@@ -520,6 +520,7 @@ impl World {
                 view.members.remove(&user);
             }
         }
+        self.servers[server as usize].members_epoch += 1;
         if user_server == server {
             let dev = self.servers[server as usize]
                 .devices

@@ -57,14 +57,15 @@ impl EphemeralMap {
 
     /// What `key` shows at `now`.
     pub fn top(&self, key: &MapKey, now: Time) -> Option<Top> {
-        self.entries
-            .get(key)?
-            .iter()
-            .find(|c| self.alive(c, now))
-            .map(|c| Top {
-                pdu: c.pdu,
-                active: !c.leave,
-            })
+        self.top_of(self.entries.get(key)?, now)
+    }
+
+    /// What a key with these candidates shows at `now`.
+    fn top_of(&self, list: &[Candidate], now: Time) -> Option<Top> {
+        list.iter().find(|c| self.alive(c, now)).map(|c| Top {
+            pdu: c.pdu,
+            active: !c.leave,
+        })
     }
 
     /// The order value of what `key` shows at `now` (for "at least as new as" checks).
@@ -127,11 +128,32 @@ impl EphemeralMap {
         self.entries
             .range(lo..)
             .take_while(|(k, _)| k.room == room)
-            .filter_map(|(k, _)| match self.top(k, now) {
+            .filter_map(|(k, list)| match self.top_of(list, now) {
                 Some(Top { pdu, active: true }) => Some((k, pdu)),
                 _ => None,
             })
             .collect()
+    }
+
+    /// The winning events of the active keys of a room, in key order, into `out` (cleared
+    /// first): `view` without the keys, for comparing views cheaply.
+    pub fn view_pdus_into(&self, room: RoomId, now: Time, out: &mut Vec<PduId>) {
+        out.clear();
+        let lo = MapKey {
+            room,
+            sender: 0,
+            ev_type: 0,
+            sticky_key: String::new(),
+        };
+        out.extend(
+            self.entries
+                .range(lo..)
+                .take_while(|(k, _)| k.room == room)
+                .filter_map(|(_, list)| match self.top_of(list, now) {
+                    Some(Top { pdu, active: true }) => Some(pdu),
+                    _ => None,
+                }),
+        );
     }
 
     pub fn keys_in_room(&self, room: RoomId) -> impl Iterator<Item = &MapKey> {

@@ -158,6 +158,8 @@ pub struct Device {
     /// The last response, until the device's next request shows (by its token) that it
     /// arrived: (its next_batch, sticky events it carried, newly joined rooms it served).
     pub unconfirmed: Option<Unconfirmed>,
+    /// Rooms this device's user is joined to, sorted, as of `Server::members_epoch`.
+    pub joined: Option<(u64, Vec<RoomId>)>,
 }
 
 /// A response not yet acknowledged: (its next_batch, sticky events, newly joined rooms).
@@ -215,6 +217,8 @@ pub struct Server {
     pub defer_timer: Option<EventKey>,
     /// Overload model: the inbound processing queue is busy until then.
     pub busy_until: Time,
+    /// Bumped whenever a room's `members` change here (validates `Device::joined`).
+    pub members_epoch: u64,
     pub delayed: BTreeMap<u64, Delayed>,
     /// Destinations this server withholds its events from (fault `withhold`), with intervals.
     pub withhold: Vec<(ServerId, Time, Option<Time>)>,

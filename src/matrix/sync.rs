@@ -29,13 +29,26 @@ pub struct SyncResponse {
 }
 
 impl World {
-    fn joined_rooms(&self, server: ServerId, client: ClientId) -> Vec<RoomId> {
-        self.servers[server as usize]
+    /// The rooms a local client is joined to, sorted (callers binary-search it). Cached per
+    /// device until the server's membership changes (`members_epoch`).
+    fn joined_rooms(&mut self, server: ServerId, client: ClientId) -> Vec<RoomId> {
+        let s = &mut self.servers[server as usize];
+        let epoch = s.members_epoch;
+        if let Some((e, rooms)) = s.devices.get(&client).and_then(|d| d.joined.as_ref()) {
+            if *e == epoch {
+                return rooms.clone();
+            }
+        }
+        let rooms: Vec<RoomId> = s
             .rooms
             .iter()
             .filter(|(_, v)| v.members.contains(&client))
             .map(|(r, _)| *r)
-            .collect()
+            .collect();
+        if let Some(d) = s.devices.get_mut(&client) {
+            d.joined = Some((epoch, rooms.clone()));
+        }
+        rooms
     }
 
     /// A sync request reaches the server.
@@ -77,7 +90,7 @@ impl World {
     /// Whether a response to this device would carry anything now (expired sticky
     /// events are no news).
     fn has_news_now(
-        &self,
+        &mut self,
         server: ServerId,
         client: ClientId,
         since: Option<(usize, usize)>,
@@ -86,22 +99,27 @@ impl World {
         let Some((tpos, spos)) = since else {
             return true;
         };
-        let s = &self.servers[server as usize];
-        let dev = &s.devices[&client];
-        if !dev.newly_joined.is_empty() {
+        if !self.servers[server as usize].devices[&client]
+            .newly_joined
+            .is_empty()
+        {
             return true;
         }
         let rooms = self.joined_rooms(server, client);
+        let s = &self.servers[server as usize];
+        let dev = &s.devices[&client];
         if s.timeline
             .get(tpos..)
-            .is_some_and(|t| t.iter().any(|(r, _)| rooms.contains(r)))
+            .is_some_and(|t| t.iter().any(|(r, _)| rooms.binary_search(r).is_ok()))
         {
             return true;
         }
         let local = s.clock.local_ms(now);
         s.sticky_stream.get(spos..).is_some_and(|st| {
             st.iter().any(|e| {
-                rooms.contains(&e.room) && e.end_local_ms > local && !dev.delivered.contains(&e.pdu)
+                rooms.binary_search(&e.room).is_ok()
+                    && e.end_local_ms > local
+                    && !dev.delivered.contains(&e.pdu)
             })
         })
     }
@@ -188,7 +206,7 @@ impl World {
         // Timeline: the newest `timeline_limit` events per room since the token.
         let mut per_room: BTreeMap<RoomId, Vec<PduId>> = BTreeMap::new();
         for (r, p) in s.timeline.get(tpos..).unwrap_or(&[]) {
-            if rooms.contains(r) {
+            if rooms.binary_search(r).is_ok() {
                 per_room.entry(*r).or_default().push(*p);
             }
         }
@@ -209,10 +227,10 @@ impl World {
         let mut sticky: Vec<(RoomId, PduId, i64)> = vec![];
         let mut taken: HashSet<PduId> = HashSet::new();
         // MSC4354 "Sync API changes": joining a room brings all its unexpired sticky events at once.
-        if since.is_some() {
+        if since.is_some() && !dev.newly_joined.is_empty() {
             for e in &s.sticky_stream {
                 if dev.newly_joined.contains(&e.room)
-                    && rooms.contains(&e.room)
+                    && rooms.binary_search(&e.room).is_ok()
                     && e.end_local_ms > local
                     && !dev.delivered.contains(&e.pdu)
                     && !in_timeline.contains(&e.pdu)
@@ -231,7 +249,7 @@ impl World {
                 next_spos = i;
                 break;
             }
-            if rooms.contains(&e.room)
+            if rooms.binary_search(&e.room).is_ok()
                 && e.end_local_ms > local
                 && !dev.delivered.contains(&e.pdu)
                 && !in_timeline.contains(&e.pdu)

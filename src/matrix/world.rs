@@ -324,6 +324,7 @@ impl World {
                 deferred: Default::default(),
                 defer_timer: None,
                 busy_until: 0,
+                members_epoch: 0,
                 delayed: BTreeMap::new(),
                 withhold: vec![],
             };
@@ -426,6 +427,7 @@ impl World {
                     .or_default();
                 view.members = users.iter().copied().collect();
                 view.power = power.clone();
+                w.servers[*s as usize].members_epoch += 1;
             }
             initial.push((ri as RoomId, users));
         }

@@ -84,8 +84,16 @@ pub struct Observer {
     pub online_changes: BTreeMap<ClientId, Vec<(Time, bool)>>,
     pub online: Vec<bool>,
     pub room_members: BTreeMap<RoomId, BTreeSet<ClientId>>,
-    /// What each client's map shows per key now.
-    pub tops: HashMap<(ClientId, MapKey), Top>,
+    /// What each client's map shows per key now: key -> client -> top (lookup only).
+    pub tops: HashMap<MapKey, HashMap<ClientId, Top>>,
+    /// Live (joined and online) clients of each room, sorted by id; indexed by room.
+    live: Vec<Vec<ClientId>>,
+    /// Rooms each client is joined to (ground truth).
+    rooms_of: BTreeMap<ClientId, BTreeSet<RoomId>>,
+    /// Participants whose join is not yet visible to all, by key (an index of `rtc_joins`).
+    joins_open: BTreeMap<MapKey, Vec<u32>>,
+    /// Crashed participants still shown somewhere, by key (an index of `crashes`).
+    crashes_open: BTreeMap<MapKey, Vec<u32>>,
     pub writes: Vec<Write>,
     pending_writes: BTreeMap<MapKey, Vec<usize>>,
     /// participant -> (key, first join pdu, time, visible-to-all time).
@@ -118,13 +126,24 @@ impl Observer {
         }
     }
 
-    fn live_members(&self, room: RoomId) -> impl Iterator<Item = ClientId> + '_ {
-        self.room_members
-            .get(&room)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|c| self.online[*c as usize])
+    /// Live (joined and online) clients of a room, sorted by id.
+    fn live_members(&self, room: RoomId) -> &[ClientId] {
+        self.live.get(room as usize).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Add or remove one client in a room's live list.
+    fn set_live(&mut self, room: RoomId, client: ClientId, live: bool) {
+        if self.live.len() <= room as usize {
+            self.live.resize_with(room as usize + 1, Vec::new);
+        }
+        let v = &mut self.live[room as usize];
+        match (v.binary_search(&client), live) {
+            (Err(i), true) => v.insert(i, client),
+            (Ok(i), false) => {
+                v.remove(i);
+            }
+            _ => {}
+        }
     }
 
     fn order_of(w: &World, pdu: PduId) -> Option<(i64, &str)> {
@@ -229,11 +248,18 @@ impl Observer {
                 top,
             } => {
                 match top {
-                    Some(tp) => {
-                        self.tops.insert((client, key.clone()), tp);
-                    }
+                    Some(tp) => match self.tops.get_mut(&key) {
+                        Some(m) => {
+                            m.insert(client, tp);
+                        }
+                        None => {
+                            self.tops.insert(key.clone(), HashMap::from([(client, tp)]));
+                        }
+                    },
                     None => {
-                        self.tops.remove(&(client, key.clone()));
+                        if let Some(m) = self.tops.get_mut(&key) {
+                            m.remove(&client);
+                        }
                     }
                 }
                 self.check_key(w, &key, t);
@@ -245,11 +271,13 @@ impl Observer {
                     .or_default()
                     .push((t, online));
                 let rooms: Vec<RoomId> = self
-                    .room_members
-                    .iter()
-                    .filter(|(_, m)| m.contains(&client))
-                    .map(|(r, _)| *r)
-                    .collect();
+                    .rooms_of
+                    .get(&client)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default();
+                for &r in &rooms {
+                    self.set_live(r, client, online);
+                }
                 for r in rooms {
                     self.check_room(w, r, t);
                 }
@@ -266,9 +294,17 @@ impl Observer {
                     .push((t, joined));
                 if joined {
                     self.room_members.entry(room).or_default().insert(user);
-                } else if let Some(m) = self.room_members.get_mut(&room) {
-                    m.remove(&user);
+                    self.rooms_of.entry(user).or_default().insert(room);
+                } else {
+                    if let Some(m) = self.room_members.get_mut(&room) {
+                        m.remove(&user);
+                    }
+                    if let Some(m) = self.rooms_of.get_mut(&user) {
+                        m.remove(&room);
+                    }
                 }
+                let live = joined && self.online[user as usize];
+                self.set_live(room, user, live);
                 self.check_room(w, room, t);
             }
             Obs::RtcJoin {
@@ -277,9 +313,15 @@ impl Observer {
                 pdu,
                 t,
             } => {
-                self.rtc_joins
-                    .entry(participant)
-                    .or_insert((key.clone(), pdu, t, None));
+                if let std::collections::btree_map::Entry::Vacant(e) =
+                    self.rtc_joins.entry(participant)
+                {
+                    e.insert((key.clone(), pdu, t, None));
+                    let open = self.joins_open.entry(key.clone()).or_default();
+                    if let Err(i) = open.binary_search(&participant) {
+                        open.insert(i, participant);
+                    }
+                }
                 self.check_key(w, &key, t);
             }
             Obs::RtcCrash {
@@ -287,7 +329,15 @@ impl Observer {
                 key,
                 t,
             } => {
-                self.crashes.insert(participant, (key.clone(), t, None));
+                if let Some((old, _, None)) =
+                    self.crashes.insert(participant, (key.clone(), t, None))
+                {
+                    remove_open(&mut self.crashes_open, &old, participant);
+                }
+                let open = self.crashes_open.entry(key.clone()).or_default();
+                if let Err(i) = open.binary_search(&participant) {
+                    open.insert(i, participant);
+                }
                 self.check_key(w, &key, t);
             }
             Obs::LeaveSent { t, .. } => self.leaves.push(t),
@@ -295,25 +345,11 @@ impl Observer {
     }
 
     fn check_room(&mut self, w: &World, room: RoomId, t: Time) {
-        let keys: Vec<MapKey> = self
-            .pending_writes
-            .keys()
-            .filter(|k| k.room == room)
-            .cloned()
-            .collect();
-        let mut all: BTreeSet<MapKey> = keys.into_iter().collect();
-        all.extend(
-            self.rtc_joins
-                .values()
-                .filter(|j| j.0.room == room && j.3.is_none())
-                .map(|j| j.0.clone()),
-        );
-        all.extend(
-            self.crashes
-                .values()
-                .filter(|c| c.0.room == room && c.2.is_none())
-                .map(|c| c.0.clone()),
-        );
+        // The keys of this room with an open question, in key order.
+        let mut all: BTreeSet<MapKey> = BTreeSet::new();
+        all.extend(keys_in_room(&self.pending_writes, room).cloned());
+        all.extend(keys_in_room(&self.joins_open, room).cloned());
+        all.extend(keys_in_room(&self.crashes_open, room).cloned());
         for k in all {
             self.check_key(w, &k, t);
         }
@@ -321,7 +357,12 @@ impl Observer {
 
     /// Re-check every open question about one key: pending writes, joins, ghosts.
     fn check_key(&mut self, w: &World, key: &MapKey, t: Time) {
-        let live: Vec<ClientId> = self.live_members(key.room).collect();
+        let live: &[ClientId] = self
+            .live
+            .get(key.room as usize)
+            .map_or(&[], |v| v.as_slice());
+        let tops = self.tops.get(key);
+        let top_of = |c: &ClientId| tops.and_then(|m| m.get(c));
         if let Some(list) = self.pending_writes.get_mut(key) {
             let mut still = vec![];
             for &i in list.iter() {
@@ -330,8 +371,7 @@ impl Observer {
                     continue;
                 };
                 let holds = live.iter().all(|c| {
-                    self.tops
-                        .get(&(*c, key.clone()))
+                    top_of(c)
                         .and_then(|tp| Self::order_of(w, tp.pdu))
                         .is_some_and(|o| o >= order)
                 });
@@ -344,17 +384,19 @@ impl Observer {
             if still.is_empty() {
                 self.pending_writes.remove(key);
             } else {
-                self.pending_writes.insert(key.clone(), still);
+                *list = still;
             }
         }
-        for (key2, pdu, _, vis) in self.rtc_joins.values_mut() {
-            if vis.is_none() && key2 == key {
-                let Some(order) = w.pdus[*pdu as usize].map_order() else {
-                    continue;
+        if let Some(open) = self.joins_open.get_mut(key) {
+            open.retain(|p| {
+                let Some((_, pdu, _, vis)) = self.rtc_joins.get_mut(p) else {
+                    return false;
                 };
-                let others: Vec<&ClientId> = live.iter().filter(|c| **c != key.sender).collect();
-                let shows = others.iter().all(|c| {
-                    self.tops.get(&(**c, key.clone())).is_some_and(|tp| {
+                let Some(order) = w.pdus[*pdu as usize].map_order() else {
+                    return true;
+                };
+                let shows = live.iter().filter(|c| **c != key.sender).all(|c| {
+                    top_of(c).is_some_and(|tp| {
                         tp.active
                             && w.pdus[tp.pdu as usize]
                                 .map_order()
@@ -364,18 +406,28 @@ impl Observer {
                 if shows {
                     *vis = Some(t);
                 }
+                !shows
+            });
+            if open.is_empty() {
+                self.joins_open.remove(key);
             }
         }
-        for (key2, crash_t, gone) in self.crashes.values_mut() {
-            if gone.is_none() && key2 == key && t >= *crash_t {
-                let anyone = live.iter().any(|c| {
-                    self.tops
-                        .get(&(*c, key.clone()))
-                        .is_some_and(|tp| tp.active)
-                });
+        if let Some(open) = self.crashes_open.get_mut(key) {
+            open.retain(|p| {
+                let Some((_, crash_t, gone)) = self.crashes.get_mut(p) else {
+                    return false;
+                };
+                if t < *crash_t {
+                    return true;
+                }
+                let anyone = live.iter().any(|c| top_of(c).is_some_and(|tp| tp.active));
                 if !anyone {
                     *gone = Some(t);
                 }
+                anyone
+            });
+            if open.is_empty() {
+                self.crashes_open.remove(key);
             }
         }
     }
@@ -384,8 +436,8 @@ impl Observer {
     pub fn sample(&mut self, w: &mut World, t: Time) {
         let rooms: Vec<RoomId> = (0..w.rooms.len() as RoomId).collect();
         for room in rooms {
-            let live: Vec<ClientId> = self.live_members(room).collect();
-            let (distinct, frac) = view_agreement(w, room, &live, t);
+            let live = self.live_members(room);
+            let (distinct, frac) = view_agreement(w, room, live, t);
             self.conv.push(ConvRow {
                 t,
                 room,
@@ -412,8 +464,8 @@ impl Observer {
     pub fn finish(&mut self, w: &World, t: Time) {
         let mut n = 0;
         for room in 0..w.rooms.len() as RoomId {
-            let live: Vec<ClientId> = self.live_members(room).collect();
-            if view_agreement(w, room, &live, t).0 > 1 {
+            let live = self.live_members(room);
+            if view_agreement(w, room, live, t).0 > 1 {
                 n += 1;
             }
         }
@@ -423,15 +475,18 @@ impl Observer {
 
 /// (distinct views, fraction of client pairs that agree) among `live` clients of a room.
 pub fn view_agreement(w: &World, room: RoomId, live: &[ClientId], t: Time) -> (u32, f64) {
-    let mut groups: BTreeMap<Vec<(MapKey, PduId)>, u32> = BTreeMap::new();
+    // A view is its winning events in key order: each event has one key, so two views are
+    // equal exactly when their event lists are.
+    let mut groups: BTreeMap<Vec<PduId>, u32> = BTreeMap::new();
+    let mut v: Vec<PduId> = vec![];
     for c in live {
-        let v: Vec<(MapKey, PduId)> = w.clients[*c as usize]
-            .map
-            .view(room, t)
-            .into_iter()
-            .map(|(k, p)| (k.clone(), p))
-            .collect();
-        *groups.entry(v).or_insert(0) += 1;
+        w.clients[*c as usize].map.view_pdus_into(room, t, &mut v);
+        match groups.get_mut(&v) {
+            Some(n) => *n += 1,
+            None => {
+                groups.insert(v.clone(), 1);
+            }
+        }
     }
     let n = live.len() as f64;
     let pairs = n * (n - 1.0) / 2.0;
@@ -441,4 +496,29 @@ pub fn view_agreement(w: &World, room: RoomId, live: &[ClientId], t: Time) -> (u
         .sum();
     let frac = if pairs > 0.0 { agree / pairs } else { 1.0 };
     (groups.len() as u32, frac)
+}
+
+/// The keys of one room in a map ordered by key (room first).
+fn keys_in_room<V>(m: &BTreeMap<MapKey, V>, room: RoomId) -> impl Iterator<Item = &MapKey> {
+    let lo = MapKey {
+        room,
+        sender: 0,
+        ev_type: 0,
+        sticky_key: String::new(),
+    };
+    m.range(lo..)
+        .take_while(move |(k, _)| k.room == room)
+        .map(|(k, _)| k)
+}
+
+/// Take a participant out of an open-question index.
+fn remove_open(m: &mut BTreeMap<MapKey, Vec<u32>>, key: &MapKey, p: u32) {
+    if let Some(v) = m.get_mut(key) {
+        if let Ok(i) = v.binary_search(&p) {
+            v.remove(i);
+        }
+        if v.is_empty() {
+            m.remove(key);
+        }
+    }
 }
