@@ -752,6 +752,15 @@ impl World {
                 format!("POST {}/d{delay_id}/cancel", n.delayed_base),
                 json!({}),
             ),
+            // Not a real client request: the fault `equivocate` makes the server create
+            // sibling versions itself. Traced for the record, never answered.
+            ClientReq::Equivocate {
+                room, key, groups, ..
+            } => (
+                "equivocate",
+                format!("(fault) equivocate in {}", rid(room)),
+                json!({ n.sticky_key: key, "versions": groups.len() }),
+            ),
         }
     }
 
@@ -831,6 +840,7 @@ impl World {
             ClientReq::ScheduleDelayed { delay_id, .. } => {
                 (200, json!({ "delay_id": format!("d{delay_id}") }))
             }
+            ClientReq::Equivocate { .. } => return,
             ClientReq::RestartDelayed { .. } | ClientReq::CancelDelayed { .. } => {
                 if tr.had_delay {
                     (200, json!({}))
