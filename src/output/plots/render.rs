@@ -232,31 +232,43 @@ fn layout_axis(axis: &Axis, values: &[f64], bars_from_zero: bool, target: usize)
     }
     let dmin = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let dmax = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (mut lo, mut hi) = if finite.is_empty() {
-        (0.0, 1.0)
-    } else {
-        (dmin, dmax)
-    };
     let anchored = bars_from_zero
         || matches!(
             axis.kind,
             AxisKind::Count | AxisKind::Fraction | AxisKind::Bytes | AxisKind::Time
         );
+    // Where the data alone would put the ends.
+    let (mut lo, mut hi) = if finite.is_empty() {
+        (0.0, 1.0)
+    } else if dmax - dmin <= 1e-9 * dmax.abs().max(1.0) {
+        // One value (all zero, say): an axis around it, never a zero-width one.
+        if dmax == 0.0 {
+            (0.0, 1.0)
+        } else if anchored && dmax > 0.0 {
+            (0.0, dmax)
+        } else {
+            let pad = (dmax.abs() * 0.5).max(1.0);
+            (dmax - pad, dmax + pad)
+        }
+    } else {
+        (dmin, dmax)
+    };
     if anchored && lo > 0.0 {
         lo = 0.0;
     }
+    let data_top = hi;
     if !finite.is_empty() && target > 0 {
         // Headroom so the top line does not sit on the frame (not for fixed ends).
         let span = (hi - lo).max(hi.abs() * 0.1).max(1e-9);
-        if !anchored {
+        if !anchored && axis.min.is_none() {
             lo -= span * 0.06;
         }
         hi += span * 0.06;
     }
-    if let Some(m) = axis.min {
+    if let Some(m) = axis.min.filter(|m| m.is_finite()) {
         lo = m;
     }
-    if let Some(m) = axis.max {
+    if let Some(m) = axis.max.filter(|m| m.is_finite()) {
         hi = m;
     }
     if hi <= lo {
@@ -267,28 +279,63 @@ fn layout_axis(axis: &Axis, values: &[f64], bars_from_zero: bool, target: usize)
                 1.0f64.max(lo.abs() * 0.1)
             };
     }
-    let (ticks, unit) = match axis.kind {
-        AxisKind::Time => {
-            let (t, u) = format::time_ticks(lo, hi, target);
-            (t, Some(u))
-        }
-        AxisKind::Count => {
-            let mut t = format::nice_ticks_with(lo, hi, target, &[1.0, 2.0, 5.0, 10.0]);
-            if t.len() > 1 && t[1] - t[0] < 1.0 {
-                t = format::ticks_with_step(lo, hi, 1.0);
+    // Nothing but zeros on a count-like axis: 0 and 1, not 0, 0.2, 0.4 ...
+    let integer = axis.kind == AxisKind::Count
+        || (axis.kind == AxisKind::Plain && !finite.is_empty() && dmin == 0.0 && dmax == 0.0);
+    let ticks_for = |lo: f64, hi: f64, target: usize| -> (Vec<f64>, Option<format::TimeUnit>) {
+        match axis.kind {
+            _ if integer => {
+                let mut t = format::nice_ticks_with(lo, hi, target, &[1.0, 2.0, 5.0, 10.0]);
+                if t.len() > 1 && t[1] - t[0] < 1.0 {
+                    t = format::ticks_with_step(lo, hi, 1.0);
+                }
+                (t, None)
             }
-            (t, None)
+            AxisKind::Time => {
+                let (t, u) = format::time_ticks(lo, hi, target);
+                (t, Some(u))
+            }
+            AxisKind::Fraction => (
+                format::nice_ticks_with(lo, hi, target, &[1.0, 2.0, 2.5, 5.0, 10.0]),
+                None,
+            ),
+            _ => (format::nice_ticks(lo, hi, target), None),
         }
-        AxisKind::Fraction => (
-            format::nice_ticks_with(lo, hi, target, &[1.0, 2.0, 2.5, 5.0, 10.0]),
-            None,
-        ),
-        _ => (format::nice_ticks(lo, hi, target), None),
     };
-    let labels = ticks
+    // At least three labelled ticks when the range allows (a count axis from 0 to 1 has two):
+    // a step as wide as the range leaves only "0" and the reader without a scale.
+    let (mut ticks, mut unit) = ticks_for(lo, hi, target);
+    let mut t = target;
+    while ticks.len() < 3 && t < target + 8 {
+        t += 1;
+        let (more, u) = ticks_for(lo, hi, t);
+        if more.len() > ticks.len() {
+            ticks = more;
+            unit = u;
+        }
+    }
+    // A free top end moves up to the next tick when the data reach past the last one,
+    // so the highest value can be read against a labelled tick.
+    if axis.max.is_none() && ticks.len() >= 2 && axis.kind != AxisKind::Time {
+        let step = ticks[ticks.len() - 1] - ticks[ticks.len() - 2];
+        let last = ticks[ticks.len() - 1];
+        if step > 0.0 && data_top > last + step * 1e-9 {
+            let next = last + step;
+            ticks.push(next);
+            hi = hi.max(next);
+        }
+    }
+    let mut labels: Vec<(f64, String)> = ticks
         .iter()
         .map(|t| (*t, tick_label(&axis.kind, *t, unit)))
         .collect();
+    // Neighbouring ticks must not read the same: give them more digits.
+    if labels.windows(2).any(|w| w[0].1 == w[1].1) {
+        labels = ticks
+            .iter()
+            .map(|t| (*t, precise_label(&axis.kind, *t, unit)))
+            .collect();
+    }
     AxisLayout {
         lo,
         hi,
@@ -296,6 +343,16 @@ fn layout_axis(axis: &Axis, values: &[f64], bars_from_zero: bool, target: usize)
         light: vec![],
         labels,
         log: false,
+    }
+}
+
+/// A tick label with up to 7 significant digits, for ticks too close for the usual label.
+fn precise_label(kind: &AxisKind, v: f64, unit: Option<format::TimeUnit>) -> String {
+    match (kind, unit) {
+        (AxisKind::Time, Some(u)) => format!("{} {}", format::sig(v / u.ms(), 7), u.symbol()),
+        (AxisKind::Fraction, _) => format!("{}%", format::sig(v * 100.0, 7)),
+        (AxisKind::Category(_), _) => String::new(),
+        _ => format::sig(v, 7),
     }
 }
 
@@ -445,7 +502,7 @@ fn draw_panel<DB: DrawingBackend>(
         }
     }
     let plot_h_guess = (ah - title_h - 60).max(60);
-    let y_target = ((plot_h_guess / 45) as usize).clamp(2, 7);
+    let y_target = ((plot_h_guess / 45) as usize).clamp(3, 7);
     let xl = layout_axis(&p.x, &xs, false, 7);
     let yl = layout_axis(&p.y, &ys, bars, y_target);
 
@@ -608,27 +665,21 @@ fn draw_panel<DB: DrawingBackend>(
                                 .map_err(de)?;
                         }
                         (2, Mark::Line(v)) => {
-                            chart
-                                .draw_series(std::iter::once(PathElement::new(
-                                    v.iter().map(|(x, y)| (cx(*x), cy(*y))).collect::<Vec<_>>(),
-                                    c.stroke_width(width),
-                                )))
-                                .map_err(de)?;
+                            let px: Vec<(i32, i32)> = v
+                                .iter()
+                                .map(|(x, y)| chart.backend_coord(&(cx(*x), cy(*y))))
+                                .collect();
+                            draw_polyline(root, &px, c.stroke_width(width))?;
                         }
                         (2, Mark::Step(v)) => {
-                            let mut pts = vec![];
+                            let mut px = vec![];
                             for (i, (x, y)) in v.iter().enumerate() {
                                 if i > 0 {
-                                    pts.push((cx(*x), cy(v[i - 1].1)));
+                                    px.push(chart.backend_coord(&(cx(*x), cy(v[i - 1].1))));
                                 }
-                                pts.push((cx(*x), cy(*y)));
+                                px.push(chart.backend_coord(&(cx(*x), cy(*y))));
                             }
-                            chart
-                                .draw_series(std::iter::once(PathElement::new(
-                                    pts,
-                                    c.stroke_width(width),
-                                )))
-                                .map_err(de)?;
+                            draw_polyline(root, &px, c.stroke_width(width))?;
                         }
                         (2, Mark::Points(v)) => {
                             chart
@@ -755,6 +806,84 @@ fn draw_panel<DB: DrawingBackend>(
             ))
             .map_err(de)?;
         }
+    }
+    Ok(())
+}
+
+/// Splits a polyline in pixels into pieces a wide stroke draws faithfully: repeated
+/// pixels are dropped, straight runs merged, and the line is cut where it turns straight
+/// back on itself. plotters turns a path wider than 1 px into a polygon, and a spike
+/// narrower than a pixel (a 5 s blip on an hour's axis: up, across 0 px, down) folds that
+/// polygon onto itself, leaving stray dots instead of the spike; cut there, the spike is
+/// drawn as the vertical line it is.
+pub(crate) fn polyline_pieces(px: &[(i32, i32)]) -> Vec<Vec<(i32, i32)>> {
+    let mut pts: Vec<(i32, i32)> = vec![];
+    for p in px {
+        if pts.last() == Some(p) {
+            continue;
+        }
+        if pts.len() >= 2 {
+            let a = pts[pts.len() - 2];
+            let b = pts[pts.len() - 1];
+            let (u, v) = (
+                (i64::from(b.0 - a.0), i64::from(b.1 - a.1)),
+                (i64::from(p.0 - b.0), i64::from(p.1 - b.1)),
+            );
+            // Same direction: b is not a corner.
+            if u.0 * v.1 - u.1 * v.0 == 0 && u.0 * v.0 + u.1 * v.1 > 0 {
+                pts.pop();
+            }
+        }
+        pts.push(*p);
+    }
+    let mut out = vec![];
+    let mut cur: Vec<(i32, i32)> = vec![];
+    for p in pts {
+        if cur.len() >= 2 {
+            let a = cur[cur.len() - 2];
+            let b = cur[cur.len() - 1];
+            let (u, v) = (
+                (i64::from(b.0 - a.0), i64::from(b.1 - a.1)),
+                (i64::from(p.0 - b.0), i64::from(p.1 - b.1)),
+            );
+            // Straight back (or a turn so sharp the polygon folds): start a new piece at b.
+            let cross = u.0 * v.1 - u.1 * v.0;
+            let dot = u.0 * v.0 + u.1 * v.1;
+            if dot < 0 && cross.abs() * 8 < -dot {
+                out.push(std::mem::replace(&mut cur, vec![b]));
+            }
+        }
+        cur.push(p);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn draw_polyline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    px: &[(i32, i32)],
+    style: ShapeStyle,
+) -> Result<()> {
+    for piece in polyline_pieces(px) {
+        if piece.is_empty() {
+            continue;
+        }
+        if piece.len() == 1 {
+            // A single sample: a dot the width of the line, so it is not lost.
+            let r = (style.stroke_width / 2).max(1) as i32;
+            root.draw(&Rectangle::new(
+                [
+                    (piece[0].0 - r, piece[0].1 - r),
+                    (piece[0].0 + r, piece[0].1 + r),
+                ],
+                style.color.filled(),
+            ))
+            .map_err(de)?;
+            continue;
+        }
+        root.draw(&PathElement::new(piece, style)).map_err(de)?;
     }
     Ok(())
 }
