@@ -503,8 +503,16 @@ fn draw_panel<DB: DrawingBackend>(
     }
     let plot_h_guess = (ah - title_h - 60).max(60);
     let y_target = ((plot_h_guess / 45) as usize).clamp(3, 7);
-    let xl = layout_axis(&p.x, &xs, false, 7);
-    let yl = layout_axis(&p.y, &ys, bars, y_target);
+    let mut xl = layout_axis(&p.x, &xs, false, 7);
+    let mut yl = layout_axis(&p.y, &ys, bars, y_target);
+    if !has_data {
+        // Nothing drawn: numbered ticks would claim a scale there is no data for.
+        for l in [&mut xl, &mut yl] {
+            l.ticks.clear();
+            l.light.clear();
+            l.labels.clear();
+        }
+    }
 
     // Label areas sized to the widest tick label.
     let y_tick_w = yl
@@ -545,7 +553,6 @@ fn draw_panel<DB: DrawingBackend>(
     }
     let strip_h = shade_rows.iter().map(|(_, r)| r + 1).max().unwrap_or(0) * SHADE_ROW_H;
 
-    let mut xl = xl;
     let x_ticks_disp: Vec<f64> = if let AxisKind::Category(names) = &p.x.kind {
         // Every category keeps its label, cut to its slot.
         let slot = plot_w / names.len().max(1) as i32 - 8;
@@ -988,4 +995,81 @@ pub fn write_figure(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::rename(&tmp_png, &png_path)
         .with_context(|| format!("renaming to {}", png_path.display()))?;
     Ok(vec![svg_path, png_path])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(l: &AxisLayout) -> Vec<String> {
+        l.labels.iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    #[test]
+    fn a_short_panel_still_gets_a_scale() {
+        // 0..96 attempts on a half-height panel used to get a single "0" tick.
+        let axis = Axis::new("per 1 min", AxisKind::Count);
+        let l = layout_axis(&axis, &[0.0, 96.0], false, 2);
+        assert!(l.ticks.len() >= 3, "{:?}", l.ticks);
+        assert!(l.hi >= 96.0);
+        let l = layout_axis(&axis, &[0.0, 7.0], false, 3);
+        assert!(l.ticks.len() >= 3, "{:?}", l.ticks);
+        assert!(
+            *l.ticks.last().unwrap() >= 7.0,
+            "top value reads against a tick"
+        );
+    }
+
+    #[test]
+    fn all_zero_data_gets_zero_to_one() {
+        for kind in [AxisKind::Plain, AxisKind::Count] {
+            let axis = Axis::new("events", kind).range(Some(0.0), None);
+            let l = layout_axis(&axis, &[0.0, 0.0, 0.0], false, 7);
+            assert_eq!(labels(&l), vec!["0", "1"]);
+            assert!(l.hi >= 1.0);
+        }
+    }
+
+    #[test]
+    fn neighbouring_labels_differ() {
+        let axis = Axis::new("x", AxisKind::Plain);
+        for data in [
+            vec![1234.5, 1234.5001],
+            vec![5.0, 5.0],
+            vec![-3.0, 1e9],
+            vec![f64::NAN, 1.0, f64::INFINITY, 2.0],
+            vec![1e-300, 2e-300],
+        ] {
+            let l = layout_axis(&axis, &data, false, 5);
+            assert!(l.lo < l.hi, "{data:?}");
+            let ls = labels(&l);
+            assert!(ls.windows(2).all(|w| w[0] != w[1]), "{data:?}: {ls:?}");
+        }
+    }
+
+    #[test]
+    fn spikes_are_cut_into_pieces_a_wide_stroke_draws() {
+        // Up 100 px, across 0 px, down: the reversal starts a new piece.
+        let px = [
+            (10, 200),
+            (12, 200),
+            (12, 100),
+            (12, 100),
+            (12, 200),
+            (30, 200),
+        ];
+        assert_eq!(
+            polyline_pieces(&px),
+            vec![
+                vec![(10, 200), (12, 200), (12, 100)],
+                vec![(12, 100), (12, 200), (30, 200)]
+            ]
+        );
+        // Straight runs collapse; corners stay.
+        let px = [(0, 0), (5, 0), (10, 0), (10, 5)];
+        assert_eq!(polyline_pieces(&px), vec![vec![(0, 0), (10, 0), (10, 5)]]);
+        // One pixel: one piece of one point (drawn as a dot).
+        assert_eq!(polyline_pieces(&[(3, 3), (3, 3)]), vec![vec![(3, 3)]]);
+        assert!(polyline_pieces(&[]).is_empty());
+    }
 }
