@@ -399,11 +399,24 @@ pub fn render<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -
 
     let panels_h = h - top - cap_h;
     let n = fig.panels.len().max(1) as i32;
-    for (i, panel) in fig.panels.iter().enumerate() {
+    let area_of = |i: usize| {
         let y0 = top + i as i32 * panels_h / n;
         let y1 = top + (i as i32 + 1) * panels_h / n;
-        let area = root.clone().shrink((0, y0), (w as u32, (y1 - y0) as u32));
-        draw_panel(panel, root, &area, (0, y0))?;
+        (
+            y0,
+            root.clone().shrink((0, y0), (w as u32, (y1 - y0) as u32)),
+        )
+    };
+    let min_y_area = fig
+        .panels
+        .iter()
+        .enumerate()
+        .map(|(i, p)| panel_layout(p, &area_of(i).1, if p.title.is_some() { 20 } else { 0 }).2)
+        .max()
+        .unwrap_or(0);
+    for (i, panel) in fig.panels.iter().enumerate() {
+        let (y0, area) = area_of(i);
+        draw_panel(panel, root, &area, (0, y0), min_y_area)?;
     }
     Ok(())
 }
@@ -419,14 +432,65 @@ enum LegendSwatch {
     VLine,
 }
 
+/// The axes of a panel and the width its y tick labels and axis label need.
+fn panel_layout<DB: DrawingBackend>(
+    p: &Panel,
+    area: &DrawingArea<DB, Shift>,
+    title_h: i32,
+) -> (AxisLayout, AxisLayout, i32) {
+    let ah = area.dim_in_pixel().1 as i32;
+    let has_data = p.has_data();
+    let mut xs = vec![];
+    let mut ys = vec![];
+    let mut bars = false;
+    for s in &p.series {
+        for m in &s.marks {
+            if matches!(m, Mark::Bars(_)) {
+                bars = true;
+            }
+            for (x, y) in m.extent() {
+                xs.push(x);
+                ys.push(y);
+            }
+        }
+    }
+    if has_data {
+        for sh in &p.shades {
+            xs.push(sh.from);
+            xs.push(sh.to);
+        }
+    }
+    let plot_h_guess = (ah - title_h - 60).max(60);
+    let y_target = ((plot_h_guess / 45) as usize).clamp(3, 7);
+    let mut xl = layout_axis(&p.x, &xs, false, 7);
+    let mut yl = layout_axis(&p.y, &ys, bars, y_target);
+    if !has_data {
+        // Nothing drawn: numbered ticks would claim a scale there is no data for.
+        for l in [&mut xl, &mut yl] {
+            l.ticks.clear();
+            l.light.clear();
+            l.labels.clear();
+        }
+    }
+    // Label area sized to the widest tick label.
+    let y_tick_w = yl
+        .labels
+        .iter()
+        .map(|(_, s)| text_w(area, s, TICK_PX))
+        .max()
+        .unwrap_or(20);
+    let y_area = y_tick_w + 14 + if p.y.label.is_empty() { 0 } else { 22 };
+    (xl, yl, y_area)
+}
+
 fn draw_panel<DB: DrawingBackend>(
     p: &Panel,
     root: &DrawingArea<DB, Shift>,
     area: &DrawingArea<DB, Shift>,
     origin: (i32, i32),
+    min_y_area: i32,
 ) -> Result<()> {
-    let (aw, ah) = area.dim_in_pixel();
-    let (aw, ah) = (aw as i32, ah as i32);
+    let aw = area.dim_in_pixel().0 as i32;
     let has_data = p.has_data();
 
     // Legend entries: coloured series in order, then "others", then shades and markers.
@@ -480,48 +544,9 @@ fn draw_panel<DB: DrawingBackend>(
         title_h = 20;
     }
 
-    // Axis layouts from all data on the panel.
-    let mut xs = vec![];
-    let mut ys = vec![];
-    let mut bars = false;
-    for s in &p.series {
-        for m in &s.marks {
-            if matches!(m, Mark::Bars(_)) {
-                bars = true;
-            }
-            for (x, y) in m.extent() {
-                xs.push(x);
-                ys.push(y);
-            }
-        }
-    }
-    if has_data {
-        for sh in &p.shades {
-            xs.push(sh.from);
-            xs.push(sh.to);
-        }
-    }
-    let plot_h_guess = (ah - title_h - 60).max(60);
-    let y_target = ((plot_h_guess / 45) as usize).clamp(3, 7);
-    let mut xl = layout_axis(&p.x, &xs, false, 7);
-    let mut yl = layout_axis(&p.y, &ys, bars, y_target);
-    if !has_data {
-        // Nothing drawn: numbered ticks would claim a scale there is no data for.
-        for l in [&mut xl, &mut yl] {
-            l.ticks.clear();
-            l.light.clear();
-            l.labels.clear();
-        }
-    }
-
-    // Label areas sized to the widest tick label.
-    let y_tick_w = yl
-        .labels
-        .iter()
-        .map(|(_, s)| text_w(area, s, TICK_PX))
-        .max()
-        .unwrap_or(20);
-    let y_area = y_tick_w + 14 + if p.y.label.is_empty() { 0 } else { 22 };
+    let (mut xl, yl, natural_y_area) = panel_layout(p, area, title_h);
+    // Panels of one figure share their left edge, so their time axes line up.
+    let y_area = natural_y_area.max(min_y_area);
     let x_area = 22 + if p.x.label.is_empty() { 0 } else { 20 };
     let plot_left = y_area + 12;
     let plot_right = aw - legend_w - 14;
