@@ -336,6 +336,10 @@ fn latency_cdf_by_policy_counts_lost_pairs() {
     assert_eq!(last.0, 2000.0);
     assert!((last.1 - 6.0 / 7.0).abs() < 1e-12);
     assert_eq!(s[0].hue, Hue::Palette(1), "accept_drop keeps its colour");
+    // ...and stays there to the right edge of the axis: the lost pair never arrives.
+    let end = fig.panels[0].x.max.expect("axis end fixed");
+    assert_eq!(s[0].marks[1], Mark::Line(vec![last, (end, last.1)]));
+    assert!(end > 2000.0);
 }
 
 #[test]
@@ -426,14 +430,14 @@ fn federation_counts_attempts_429s_and_timeouts() {
     assert_eq!(fig.panels.len(), 2);
     let w = plots::bin_width_ms(60_000.0, 60);
     assert_eq!(w, 1000.0);
-    assert_eq!(step_points(&fig, 0, "attempts")[0], (0.0, 3.0));
+    // Attempts are bars (only bins with attempts), failures lines over them.
+    let Mark::Bars(attempts) = &fig.panels[0].series_named("attempts").unwrap().marks[0] else {
+        panic!("attempts are bars")
+    };
+    assert_eq!(attempts[0], (0.0, 1000.0, 3.0));
     assert_eq!(step_points(&fig, 0, "429")[0], (0.0, 2.0));
     assert_eq!(step_points(&fig, 0, "timeout")[11], (11_000.0, 1.0));
-    let total: f64 = step_points(&fig, 0, "attempts")
-        .iter()
-        .take(60)
-        .map(|p| p.1)
-        .sum();
+    let total: f64 = attempts.iter().map(|b| b.2).sum();
     assert_eq!(total, 4.0);
     // Queue depth per server, deepest first.
     let names: Vec<&str> = fig.panels[1]
@@ -728,4 +732,344 @@ fn pathological_values_do_not_panic() {
         let paths = plot_run_dir(tmp.path()).unwrap();
         assert_valid_files(&paths);
     }
+}
+
+// ------------------------------------------------------------ the real default scenario
+
+/// Runs the built-in default scenario (the one `stickysim run` runs) into a temporary
+/// folder, with plots, through the library.
+fn default_run() -> tempfile::TempDir {
+    let scn = stickysim::scenario::load_str(
+        stickysim::scenario::DEFAULT_SCENARIO,
+        stickysim::scenario::DEFAULT_SCENARIO_NAME,
+        &[],
+    )
+    .expect("the default scenario loads");
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = stickysim::run::RunOptions {
+        out_dir: tmp.path().to_path_buf(),
+        trace: false,
+        unstable_names: false,
+        plots: true,
+        progress: false,
+    };
+    stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
+    tmp
+}
+
+/// The rows of a CSV as maps from column name to cell.
+fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut rdr = csv::Reader::from_path(path).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, c)| (h.to_string(), c.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn cell(row: &std::collections::BTreeMap<String, String>, col: &str) -> Option<f64> {
+    let s = row.get(col).unwrap_or_else(|| panic!("no column {col}"));
+    if s.is_empty() {
+        None
+    } else {
+        Some(s.parse().unwrap_or_else(|_| panic!("{col} = {s:?}")))
+    }
+}
+
+/// The value a step series holds at `t` (the last point at or before `t`).
+fn step_at(pts: &[(f64, f64)], t: f64) -> Option<f64> {
+    pts.iter().take_while(|p| p.0 <= t).last().map(|p| p.1)
+}
+
+/// The text of every `<text>` element of an SVG, trimmed.
+fn svg_texts(path: &Path) -> Vec<String> {
+    let s = fs::read_to_string(path).unwrap();
+    let mut out = vec![];
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find("<text") {
+        rest = &rest[i..];
+        let open = rest.find('>').unwrap();
+        let close = rest.find("</text>").unwrap();
+        out.push(rest[open + 1..close].trim().to_string());
+        rest = &rest[close..];
+    }
+    out
+}
+
+fn numeric_labels(texts: &[String]) -> Vec<f64> {
+    texts.iter().filter_map(|t| t.parse::<f64>().ok()).collect()
+}
+
+const RUN_PLOTS: [&str; 5] = [
+    "latency_cdf",
+    "spam_window",
+    "convergence",
+    "federation",
+    "rtc_ghosts",
+];
+
+#[test]
+fn default_run_draws_every_plot_as_800x500_svg_and_png() {
+    let tmp = default_run();
+    for stem in RUN_PLOTS {
+        assert_svg_800x500(&tmp.path().join(format!("plots/{stem}.svg")));
+        assert_png_800x500(&tmp.path().join(format!("plots/{stem}.png")));
+    }
+    for e in fs::read_dir(tmp.path().join("plots")).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!n.starts_with('.'), "left over: {n}");
+    }
+    // A complete run has data for every chart but, maybe, the ghosts one.
+    for f in run_figures(tmp.path()) {
+        if f.name != "rtc_ghosts" {
+            assert!(f.notes().is_empty(), "{}: {:?}", f.name, f.notes());
+        }
+    }
+}
+
+#[test]
+fn default_run_latency_cdf_is_the_deliveries_csv() {
+    let tmp = default_run();
+    let rows = csv_rows(&tmp.path().join("deliveries.csv"));
+    let fig = latency_cdf_figure(tmp.path());
+    let series = &fig.panels[0].series;
+    assert!(!series.is_empty());
+    // The default scenario's servers share one policy: one line per path.
+    let mut by_path: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for r in &rows {
+        if let (Some(l), p) = (cell(r, "latency_ms"), &r["path"]) {
+            if p != "lost" {
+                by_path.entry(p.clone()).or_default().push(l);
+            }
+        }
+    }
+    assert_eq!(series.len(), by_path.len());
+    for s in series {
+        let path = s.name.split('\n').next().unwrap();
+        let lat = &by_path[path];
+        let n = lat.len() as f64;
+        assert!(
+            s.name
+                .ends_with(&format!("{} delivered", plots::format::count(n))),
+            "{}",
+            s.name
+        );
+        let pts = s.points();
+        // Each drawn point is the share of this path's deliveries at or under its latency.
+        for (x, y) in pts.iter().skip(1).step_by(7) {
+            let within = lat.iter().filter(|l| *l <= x).count() as f64;
+            assert!(
+                (y - within / n).abs() < 1e-12,
+                "{path} at {x}: {y} vs {}",
+                within / n
+            );
+        }
+        let max = lat.iter().copied().fold(f64::MIN, f64::max);
+        assert_eq!(*pts.last().unwrap(), (max, 1.0), "{path}");
+    }
+}
+
+#[test]
+fn default_run_spam_window_is_the_syncs_csv() {
+    let tmp = default_run();
+    let rows = csv_rows(&tmp.path().join("syncs.csv"));
+    let fig = spam_window_figure(tmp.path());
+    let p = &fig.panels[0];
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("summary.json")).unwrap())
+            .unwrap();
+    let dur = summary["simulated_duration_ms"].as_f64().unwrap();
+    let w = plots::bin_width_ms(dur, 150);
+    let max = step_points(&fig, 0, "largest in one response");
+    let mean = step_points(&fig, 0, "mean per response");
+    let last = rows
+        .iter()
+        .map(|r| cell(r, "t_ms").unwrap())
+        .fold(dur, f64::max);
+    let nbins = (last / w).ceil() as usize;
+    assert_eq!(
+        max.len(),
+        nbins + 1,
+        "one point per bin, plus the closing one"
+    );
+    for b in (0..nbins).step_by(5) {
+        let in_bin: Vec<f64> = rows
+            .iter()
+            .filter(|r| ((cell(r, "t_ms").unwrap() / w) as usize).min(nbins - 1) == b)
+            .map(|r| cell(r, "inactionable_sticky").unwrap())
+            .collect();
+        let want_max = in_bin.iter().copied().fold(0.0, f64::max);
+        let want_mean = if in_bin.is_empty() {
+            0.0
+        } else {
+            in_bin.iter().sum::<f64>() / in_bin.len() as f64
+        };
+        assert_eq!(max[b], (b as f64 * w, want_max));
+        assert_eq!(mean[b].0, b as f64 * w);
+        assert!((mean[b].1 - want_mean).abs() < 1e-9);
+    }
+    // Leave markers are the summary's.
+    let leaves: Vec<f64> = summary["annotations"]["leaves_ms"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+        .unwrap_or_default();
+    assert_eq!(p.markers.at, leaves);
+    // All zero: the axis says 0 and 1 once each, and the caption says why it is flat.
+    if rows
+        .iter()
+        .all(|r| cell(r, "inactionable_sticky") == Some(0.0))
+    {
+        assert!(
+            fig.caption.contains("No /sync response carried"),
+            "{}",
+            fig.caption
+        );
+        let labels = numeric_labels(&svg_texts(&tmp.path().join("plots/spam_window.svg")));
+        assert_eq!(labels, vec![0.0, 1.0], "y tick labels");
+    }
+}
+
+#[test]
+fn default_run_convergence_is_the_convergence_csv() {
+    let tmp = default_run();
+    let rows = csv_rows(&tmp.path().join("convergence.csv"));
+    let fig = convergence_figure(tmp.path());
+    let p = &fig.panels[0];
+    let rooms: std::collections::BTreeSet<&String> = rows.iter().map(|r| &r["room"]).collect();
+    assert!(
+        rooms.len() <= 7,
+        "the default scenario draws one line per room"
+    );
+    assert_eq!(p.series.len(), rooms.len());
+    // Every sample of the CSV is what the line shows at that time: no point of the line
+    // is anything but a sample (the step holds a sample's value until the next one).
+    for s in &p.series {
+        let pts = s.points();
+        let samples: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r["room"] == s.name)
+            .map(|r| (cell(r, "t_ms").unwrap(), cell(r, "distinct_views").unwrap()))
+            .collect();
+        assert!(!samples.is_empty(), "{}", s.name);
+        for (t, v) in &samples {
+            assert_eq!(step_at(pts, *t), Some(*v), "{} at {t}", s.name);
+        }
+        for pt in pts {
+            assert!(samples.contains(pt), "{pt:?} is not a sample of {}", s.name);
+        }
+    }
+    // Faults from the summary are shaded.
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("summary.json")).unwrap())
+            .unwrap();
+    let faults = summary["annotations"]["faults"]
+        .as_array()
+        .map(|a| a.len())
+        .unwrap_or(0);
+    assert_eq!(p.shades.len(), faults);
+    // Integer counts of views: the y ticks are whole numbers, each once.
+    let labels = numeric_labels(&svg_texts(&tmp.path().join("plots/convergence.svg")));
+    assert!(labels.len() >= 3, "{labels:?}");
+    assert!(labels.iter().all(|l| l.fract() == 0.0), "{labels:?}");
+    assert!(labels.windows(2).all(|w| w[0] < w[1]), "{labels:?}");
+}
+
+#[test]
+fn default_run_federation_is_the_federation_and_timeseries_csvs() {
+    let tmp = default_run();
+    let fed = csv_rows(&tmp.path().join("federation.csv"));
+    let ts = csv_rows(&tmp.path().join("timeseries.csv"));
+    let fig = federation_figure(tmp.path());
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("summary.json")).unwrap())
+            .unwrap();
+    let dur = summary["simulated_duration_ms"].as_f64().unwrap();
+    let w = plots::bin_width_ms(dur, 60);
+    let last = fed
+        .iter()
+        .chain(ts.iter())
+        .map(|r| cell(r, "t_ms").unwrap())
+        .fold(dur, f64::max);
+    let nbins = (last / w).ceil() as usize;
+    let bin = |r: &std::collections::BTreeMap<String, String>| {
+        ((cell(r, "t_ms").unwrap() / w) as usize).min(nbins - 1)
+    };
+    // Attempts: bars per bin.
+    let attempts = fig.panels[0].series_named("attempts").unwrap();
+    let Mark::Bars(bars) = &attempts.marks[0] else {
+        panic!("attempts are bars")
+    };
+    let drawn: f64 = bars.iter().map(|b| b.2).sum();
+    assert_eq!(drawn, fed.len() as f64, "every attempt is in a bar");
+    for (x0, x1, n) in bars.iter().step_by(3) {
+        let b = (x0 / w).round() as usize;
+        assert_eq!(*x1 - *x0, w);
+        let want = fed.iter().filter(|r| bin(r) == b).count() as f64;
+        assert_eq!(*n, want, "bin {b}");
+    }
+    // Timeouts: a line per bin.
+    let timeouts = step_points(&fig, 0, "timeout");
+    for b in (0..nbins).step_by(4) {
+        let want = fed
+            .iter()
+            .filter(|r| bin(r) == b && r["outcome"] == "timeout")
+            .count() as f64;
+        assert_eq!(timeouts[b], (b as f64 * w, want), "bin {b}");
+    }
+    // Queue depth: each coloured server's line holds each sample's value.
+    let servers: std::collections::BTreeSet<&String> = ts.iter().map(|r| &r["server"]).collect();
+    let bottom = &fig.panels[1];
+    assert_eq!(bottom.series.len(), servers.len());
+    let coloured: Vec<_> = bottom
+        .series
+        .iter()
+        .filter(|s| s.hue != Hue::Other)
+        .collect();
+    assert!(!coloured.is_empty() && coloured.len() <= 5);
+    for s in coloured {
+        let pts = s.points();
+        for r in ts.iter().filter(|r| r["server"] == s.name).step_by(11) {
+            let t = cell(r, "t_ms").unwrap();
+            assert_eq!(step_at(pts, t), cell(r, "queue_depth"), "{} at {t}", s.name);
+        }
+    }
+    // Both panels' y axes are labelled with more than "0".
+    let labels = numeric_labels(&svg_texts(&tmp.path().join("plots/federation.svg")));
+    assert!(
+        labels.iter().filter(|l| **l > 0.0).count() >= 4,
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn default_run_ghosts_are_the_ghosts_csv() {
+    let tmp = default_run();
+    let rows = csv_rows(&tmp.path().join("ghosts.csv"));
+    let ghosts: Vec<f64> = rows.iter().filter_map(|r| cell(r, "ghost_ms")).collect();
+    let fig = rtc_ghosts_figure(tmp.path());
+    if ghosts.is_empty() {
+        assert!(!fig.notes().is_empty());
+        return;
+    }
+    let Mark::Bars(bars) = &fig.panels[0].series[0].marks[0] else {
+        panic!("not bars")
+    };
+    let n: f64 = bars.iter().map(|b| b.2).sum();
+    assert_eq!(n, ghosts.len() as f64);
+    for g in &ghosts {
+        assert!(
+            bars.iter().any(|(lo, hi, _)| lo <= g && g < hi),
+            "{g} in no bar"
+        );
+    }
+    // Bars are sized to the axis (which starts at 0), not slivers at its edge.
+    let w = bars[0].1 - bars[0].0;
+    let max = ghosts.iter().copied().fold(0.0, f64::max);
+    assert!(w * 40.0 >= max, "bin {w} ms for a {max} ms axis");
 }

@@ -150,3 +150,73 @@ fn sweep_report_tables_and_plot_links() {
     let path = write_sweep_report(dir).unwrap();
     assert_eq!(fs::read_to_string(path).unwrap(), md);
 }
+
+/// `report.md` of a real run of the default scenario (through the library, with plots).
+#[test]
+fn default_run_report_lists_every_claim_and_links_every_plot() {
+    let scn = stickysim::scenario::load_str(
+        stickysim::scenario::DEFAULT_SCENARIO,
+        stickysim::scenario::DEFAULT_SCENARIO_NAME,
+        &[],
+    )
+    .expect("the default scenario loads");
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = stickysim::run::RunOptions {
+        out_dir: tmp.path().to_path_buf(),
+        trace: false,
+        unstable_names: false,
+        plots: true,
+        progress: false,
+    };
+    stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
+    let md = fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("summary.json")).unwrap())
+            .unwrap();
+    let expects = summary["expect"].as_array().expect("expect list");
+    assert!(
+        !expects.is_empty(),
+        "the default scenario has [[expect]] claims"
+    );
+    let claim_rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| ✅ |") || l.starts_with("| ❌ |"))
+        .collect();
+    assert_eq!(claim_rows.len(), expects.len(), "{md}");
+    for (e, row) in expects.iter().zip(&claim_rows) {
+        let metric = e["metric"].as_str().unwrap();
+        let mark = if e["pass"].as_bool().unwrap() {
+            "✅"
+        } else {
+            "❌"
+        };
+        assert!(
+            row.starts_with(&format!("| {mark} | `{metric}`")),
+            "claim on {metric} should read {mark}: {row}"
+        );
+    }
+    let held = expects
+        .iter()
+        .filter(|e| e["pass"].as_bool() == Some(true))
+        .count();
+    assert!(
+        md.contains(&format!("**Claims: {held} of {} hold**", expects.len())),
+        "{md}"
+    );
+    // Each plot linked by a path relative to the report, to a file that is there.
+    for stem in [
+        "latency_cdf",
+        "spam_window",
+        "convergence",
+        "federation",
+        "rtc_ghosts",
+    ] {
+        let link = format!("](plots/{stem}.png)");
+        assert_eq!(md.matches(&link).count(), 1, "{stem} linked once: {md}");
+        assert!(tmp.path().join(format!("plots/{stem}.png")).is_file());
+    }
+    assert!(
+        !md.contains(&tmp.path().display().to_string()),
+        "no absolute paths"
+    );
+}

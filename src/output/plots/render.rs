@@ -232,31 +232,43 @@ fn layout_axis(axis: &Axis, values: &[f64], bars_from_zero: bool, target: usize)
     }
     let dmin = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let dmax = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (mut lo, mut hi) = if finite.is_empty() {
-        (0.0, 1.0)
-    } else {
-        (dmin, dmax)
-    };
     let anchored = bars_from_zero
         || matches!(
             axis.kind,
             AxisKind::Count | AxisKind::Fraction | AxisKind::Bytes | AxisKind::Time
         );
+    // Where the data alone would put the ends.
+    let (mut lo, mut hi) = if finite.is_empty() {
+        (0.0, 1.0)
+    } else if dmax - dmin <= 1e-9 * dmax.abs().max(1.0) {
+        // One value (all zero, say): an axis around it, never a zero-width one.
+        if dmax == 0.0 {
+            (0.0, 1.0)
+        } else if anchored && dmax > 0.0 {
+            (0.0, dmax)
+        } else {
+            let pad = (dmax.abs() * 0.5).max(1.0);
+            (dmax - pad, dmax + pad)
+        }
+    } else {
+        (dmin, dmax)
+    };
     if anchored && lo > 0.0 {
         lo = 0.0;
     }
+    let data_top = hi;
     if !finite.is_empty() && target > 0 {
         // Headroom so the top line does not sit on the frame (not for fixed ends).
         let span = (hi - lo).max(hi.abs() * 0.1).max(1e-9);
-        if !anchored {
+        if !anchored && axis.min.is_none() {
             lo -= span * 0.06;
         }
         hi += span * 0.06;
     }
-    if let Some(m) = axis.min {
+    if let Some(m) = axis.min.filter(|m| m.is_finite()) {
         lo = m;
     }
-    if let Some(m) = axis.max {
+    if let Some(m) = axis.max.filter(|m| m.is_finite()) {
         hi = m;
     }
     if hi <= lo {
@@ -267,28 +279,63 @@ fn layout_axis(axis: &Axis, values: &[f64], bars_from_zero: bool, target: usize)
                 1.0f64.max(lo.abs() * 0.1)
             };
     }
-    let (ticks, unit) = match axis.kind {
-        AxisKind::Time => {
-            let (t, u) = format::time_ticks(lo, hi, target);
-            (t, Some(u))
-        }
-        AxisKind::Count => {
-            let mut t = format::nice_ticks_with(lo, hi, target, &[1.0, 2.0, 5.0, 10.0]);
-            if t.len() > 1 && t[1] - t[0] < 1.0 {
-                t = format::ticks_with_step(lo, hi, 1.0);
+    // Nothing but zeros on a count-like axis: 0 and 1, not 0, 0.2, 0.4 ...
+    let integer = axis.kind == AxisKind::Count
+        || (axis.kind == AxisKind::Plain && !finite.is_empty() && dmin == 0.0 && dmax == 0.0);
+    let ticks_for = |lo: f64, hi: f64, target: usize| -> (Vec<f64>, Option<format::TimeUnit>) {
+        match axis.kind {
+            _ if integer => {
+                let mut t = format::nice_ticks_with(lo, hi, target, &[1.0, 2.0, 5.0, 10.0]);
+                if t.len() > 1 && t[1] - t[0] < 1.0 {
+                    t = format::ticks_with_step(lo, hi, 1.0);
+                }
+                (t, None)
             }
-            (t, None)
+            AxisKind::Time => {
+                let (t, u) = format::time_ticks(lo, hi, target);
+                (t, Some(u))
+            }
+            AxisKind::Fraction => (
+                format::nice_ticks_with(lo, hi, target, &[1.0, 2.0, 2.5, 5.0, 10.0]),
+                None,
+            ),
+            _ => (format::nice_ticks(lo, hi, target), None),
         }
-        AxisKind::Fraction => (
-            format::nice_ticks_with(lo, hi, target, &[1.0, 2.0, 2.5, 5.0, 10.0]),
-            None,
-        ),
-        _ => (format::nice_ticks(lo, hi, target), None),
     };
-    let labels = ticks
+    // At least three labelled ticks when the range allows (a count axis from 0 to 1 has two):
+    // a step as wide as the range leaves only "0" and the reader without a scale.
+    let (mut ticks, mut unit) = ticks_for(lo, hi, target);
+    let mut t = target;
+    while ticks.len() < 3 && t < target + 8 {
+        t += 1;
+        let (more, u) = ticks_for(lo, hi, t);
+        if more.len() > ticks.len() {
+            ticks = more;
+            unit = u;
+        }
+    }
+    // A free top end moves up to the next tick when the data reach past the last one,
+    // so the highest value can be read against a labelled tick.
+    if axis.max.is_none() && ticks.len() >= 2 && axis.kind != AxisKind::Time {
+        let step = ticks[ticks.len() - 1] - ticks[ticks.len() - 2];
+        let last = ticks[ticks.len() - 1];
+        if step > 0.0 && data_top > last + step * 1e-9 {
+            let next = last + step;
+            ticks.push(next);
+            hi = hi.max(next);
+        }
+    }
+    let mut labels: Vec<(f64, String)> = ticks
         .iter()
         .map(|t| (*t, tick_label(&axis.kind, *t, unit)))
         .collect();
+    // Neighbouring ticks must not read the same: give them more digits.
+    if labels.windows(2).any(|w| w[0].1 == w[1].1) {
+        labels = ticks
+            .iter()
+            .map(|t| (*t, precise_label(&axis.kind, *t, unit)))
+            .collect();
+    }
     AxisLayout {
         lo,
         hi,
@@ -296,6 +343,16 @@ fn layout_axis(axis: &Axis, values: &[f64], bars_from_zero: bool, target: usize)
         light: vec![],
         labels,
         log: false,
+    }
+}
+
+/// A tick label with up to 7 significant digits, for ticks too close for the usual label.
+fn precise_label(kind: &AxisKind, v: f64, unit: Option<format::TimeUnit>) -> String {
+    match (kind, unit) {
+        (AxisKind::Time, Some(u)) => format!("{} {}", format::sig(v / u.ms(), 7), u.symbol()),
+        (AxisKind::Fraction, _) => format!("{}%", format::sig(v * 100.0, 7)),
+        (AxisKind::Category(_), _) => String::new(),
+        _ => format::sig(v, 7),
     }
 }
 
@@ -342,11 +399,24 @@ pub fn render<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -
 
     let panels_h = h - top - cap_h;
     let n = fig.panels.len().max(1) as i32;
-    for (i, panel) in fig.panels.iter().enumerate() {
+    let area_of = |i: usize| {
         let y0 = top + i as i32 * panels_h / n;
         let y1 = top + (i as i32 + 1) * panels_h / n;
-        let area = root.clone().shrink((0, y0), (w as u32, (y1 - y0) as u32));
-        draw_panel(panel, root, &area, (0, y0))?;
+        (
+            y0,
+            root.clone().shrink((0, y0), (w as u32, (y1 - y0) as u32)),
+        )
+    };
+    let min_y_area = fig
+        .panels
+        .iter()
+        .enumerate()
+        .map(|(i, p)| panel_layout(p, &area_of(i).1, if p.title.is_some() { 20 } else { 0 }).2)
+        .max()
+        .unwrap_or(0);
+    for (i, panel) in fig.panels.iter().enumerate() {
+        let (y0, area) = area_of(i);
+        draw_panel(panel, root, &area, (0, y0), min_y_area)?;
     }
     Ok(())
 }
@@ -362,14 +432,65 @@ enum LegendSwatch {
     VLine,
 }
 
+/// The axes of a panel and the width its y tick labels and axis label need.
+fn panel_layout<DB: DrawingBackend>(
+    p: &Panel,
+    area: &DrawingArea<DB, Shift>,
+    title_h: i32,
+) -> (AxisLayout, AxisLayout, i32) {
+    let ah = area.dim_in_pixel().1 as i32;
+    let has_data = p.has_data();
+    let mut xs = vec![];
+    let mut ys = vec![];
+    let mut bars = false;
+    for s in &p.series {
+        for m in &s.marks {
+            if matches!(m, Mark::Bars(_)) {
+                bars = true;
+            }
+            for (x, y) in m.extent() {
+                xs.push(x);
+                ys.push(y);
+            }
+        }
+    }
+    if has_data {
+        for sh in &p.shades {
+            xs.push(sh.from);
+            xs.push(sh.to);
+        }
+    }
+    let plot_h_guess = (ah - title_h - 60).max(60);
+    let y_target = ((plot_h_guess / 45) as usize).clamp(3, 7);
+    let mut xl = layout_axis(&p.x, &xs, false, 7);
+    let mut yl = layout_axis(&p.y, &ys, bars, y_target);
+    if !has_data {
+        // Nothing drawn: numbered ticks would claim a scale there is no data for.
+        for l in [&mut xl, &mut yl] {
+            l.ticks.clear();
+            l.light.clear();
+            l.labels.clear();
+        }
+    }
+    // Label area sized to the widest tick label.
+    let y_tick_w = yl
+        .labels
+        .iter()
+        .map(|(_, s)| text_w(area, s, TICK_PX))
+        .max()
+        .unwrap_or(20);
+    let y_area = y_tick_w + 14 + if p.y.label.is_empty() { 0 } else { 22 };
+    (xl, yl, y_area)
+}
+
 fn draw_panel<DB: DrawingBackend>(
     p: &Panel,
     root: &DrawingArea<DB, Shift>,
     area: &DrawingArea<DB, Shift>,
     origin: (i32, i32),
+    min_y_area: i32,
 ) -> Result<()> {
-    let (aw, ah) = area.dim_in_pixel();
-    let (aw, ah) = (aw as i32, ah as i32);
+    let aw = area.dim_in_pixel().0 as i32;
     let has_data = p.has_data();
 
     // Legend entries: coloured series in order, then "others", then shades and markers.
@@ -423,40 +544,9 @@ fn draw_panel<DB: DrawingBackend>(
         title_h = 20;
     }
 
-    // Axis layouts from all data on the panel.
-    let mut xs = vec![];
-    let mut ys = vec![];
-    let mut bars = false;
-    for s in &p.series {
-        for m in &s.marks {
-            if matches!(m, Mark::Bars(_)) {
-                bars = true;
-            }
-            for (x, y) in m.extent() {
-                xs.push(x);
-                ys.push(y);
-            }
-        }
-    }
-    if has_data {
-        for sh in &p.shades {
-            xs.push(sh.from);
-            xs.push(sh.to);
-        }
-    }
-    let plot_h_guess = (ah - title_h - 60).max(60);
-    let y_target = ((plot_h_guess / 45) as usize).clamp(2, 7);
-    let xl = layout_axis(&p.x, &xs, false, 7);
-    let yl = layout_axis(&p.y, &ys, bars, y_target);
-
-    // Label areas sized to the widest tick label.
-    let y_tick_w = yl
-        .labels
-        .iter()
-        .map(|(_, s)| text_w(area, s, TICK_PX))
-        .max()
-        .unwrap_or(20);
-    let y_area = y_tick_w + 14 + if p.y.label.is_empty() { 0 } else { 22 };
+    let (mut xl, yl, natural_y_area) = panel_layout(p, area, title_h);
+    // Panels of one figure share their left edge, so their time axes line up.
+    let y_area = natural_y_area.max(min_y_area);
     let x_area = 22 + if p.x.label.is_empty() { 0 } else { 20 };
     let plot_left = y_area + 12;
     let plot_right = aw - legend_w - 14;
@@ -488,7 +578,6 @@ fn draw_panel<DB: DrawingBackend>(
     }
     let strip_h = shade_rows.iter().map(|(_, r)| r + 1).max().unwrap_or(0) * SHADE_ROW_H;
 
-    let mut xl = xl;
     let x_ticks_disp: Vec<f64> = if let AxisKind::Category(names) = &p.x.kind {
         // Every category keeps its label, cut to its slot.
         let slot = plot_w / names.len().max(1) as i32 - 8;
@@ -608,27 +697,21 @@ fn draw_panel<DB: DrawingBackend>(
                                 .map_err(de)?;
                         }
                         (2, Mark::Line(v)) => {
-                            chart
-                                .draw_series(std::iter::once(PathElement::new(
-                                    v.iter().map(|(x, y)| (cx(*x), cy(*y))).collect::<Vec<_>>(),
-                                    c.stroke_width(width),
-                                )))
-                                .map_err(de)?;
+                            let px: Vec<(i32, i32)> = v
+                                .iter()
+                                .map(|(x, y)| chart.backend_coord(&(cx(*x), cy(*y))))
+                                .collect();
+                            draw_polyline(root, &px, c.stroke_width(width))?;
                         }
                         (2, Mark::Step(v)) => {
-                            let mut pts = vec![];
+                            let mut px = vec![];
                             for (i, (x, y)) in v.iter().enumerate() {
                                 if i > 0 {
-                                    pts.push((cx(*x), cy(v[i - 1].1)));
+                                    px.push(chart.backend_coord(&(cx(*x), cy(v[i - 1].1))));
                                 }
-                                pts.push((cx(*x), cy(*y)));
+                                px.push(chart.backend_coord(&(cx(*x), cy(*y))));
                             }
-                            chart
-                                .draw_series(std::iter::once(PathElement::new(
-                                    pts,
-                                    c.stroke_width(width),
-                                )))
-                                .map_err(de)?;
+                            draw_polyline(root, &px, c.stroke_width(width))?;
                         }
                         (2, Mark::Points(v)) => {
                             chart
@@ -759,6 +842,84 @@ fn draw_panel<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Splits a polyline in pixels into pieces a wide stroke draws faithfully: repeated
+/// pixels are dropped, straight runs merged, and the line is cut where it turns straight
+/// back on itself. plotters turns a path wider than 1 px into a polygon, and a spike
+/// narrower than a pixel (a 5 s blip on an hour's axis: up, across 0 px, down) folds that
+/// polygon onto itself, leaving stray dots instead of the spike; cut there, the spike is
+/// drawn as the vertical line it is.
+pub(crate) fn polyline_pieces(px: &[(i32, i32)]) -> Vec<Vec<(i32, i32)>> {
+    let mut pts: Vec<(i32, i32)> = vec![];
+    for p in px {
+        if pts.last() == Some(p) {
+            continue;
+        }
+        if pts.len() >= 2 {
+            let a = pts[pts.len() - 2];
+            let b = pts[pts.len() - 1];
+            let (u, v) = (
+                (i64::from(b.0 - a.0), i64::from(b.1 - a.1)),
+                (i64::from(p.0 - b.0), i64::from(p.1 - b.1)),
+            );
+            // Same direction: b is not a corner.
+            if u.0 * v.1 - u.1 * v.0 == 0 && u.0 * v.0 + u.1 * v.1 > 0 {
+                pts.pop();
+            }
+        }
+        pts.push(*p);
+    }
+    let mut out = vec![];
+    let mut cur: Vec<(i32, i32)> = vec![];
+    for p in pts {
+        if cur.len() >= 2 {
+            let a = cur[cur.len() - 2];
+            let b = cur[cur.len() - 1];
+            let (u, v) = (
+                (i64::from(b.0 - a.0), i64::from(b.1 - a.1)),
+                (i64::from(p.0 - b.0), i64::from(p.1 - b.1)),
+            );
+            // Straight back (or a turn so sharp the polygon folds): start a new piece at b.
+            let cross = u.0 * v.1 - u.1 * v.0;
+            let dot = u.0 * v.0 + u.1 * v.1;
+            if dot < 0 && cross.abs() * 8 < -dot {
+                out.push(std::mem::replace(&mut cur, vec![b]));
+            }
+        }
+        cur.push(p);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn draw_polyline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    px: &[(i32, i32)],
+    style: ShapeStyle,
+) -> Result<()> {
+    for piece in polyline_pieces(px) {
+        if piece.is_empty() {
+            continue;
+        }
+        if piece.len() == 1 {
+            // A single sample: a dot the width of the line, so it is not lost.
+            let r = (style.stroke_width / 2).max(1) as i32;
+            root.draw(&Rectangle::new(
+                [
+                    (piece[0].0 - r, piece[0].1 - r),
+                    (piece[0].0 + r, piece[0].1 + r),
+                ],
+                style.color.filled(),
+            ))
+            .map_err(de)?;
+            continue;
+        }
+        root.draw(&PathElement::new(piece, style)).map_err(de)?;
+    }
+    Ok(())
+}
+
 fn swatch_for(s: &super::figure::Series) -> LegendSwatch {
     let c = color(s.hue);
     let width = if s.hue == Hue::Other { 1 } else { 3 };
@@ -859,4 +1020,81 @@ pub fn write_figure(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::rename(&tmp_png, &png_path)
         .with_context(|| format!("renaming to {}", png_path.display()))?;
     Ok(vec![svg_path, png_path])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(l: &AxisLayout) -> Vec<String> {
+        l.labels.iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    #[test]
+    fn a_short_panel_still_gets_a_scale() {
+        // 0..96 attempts on a half-height panel used to get a single "0" tick.
+        let axis = Axis::new("per 1 min", AxisKind::Count);
+        let l = layout_axis(&axis, &[0.0, 96.0], false, 2);
+        assert!(l.ticks.len() >= 3, "{:?}", l.ticks);
+        assert!(l.hi >= 96.0);
+        let l = layout_axis(&axis, &[0.0, 7.0], false, 3);
+        assert!(l.ticks.len() >= 3, "{:?}", l.ticks);
+        assert!(
+            *l.ticks.last().unwrap() >= 7.0,
+            "top value reads against a tick"
+        );
+    }
+
+    #[test]
+    fn all_zero_data_gets_zero_to_one() {
+        for kind in [AxisKind::Plain, AxisKind::Count] {
+            let axis = Axis::new("events", kind).range(Some(0.0), None);
+            let l = layout_axis(&axis, &[0.0, 0.0, 0.0], false, 7);
+            assert_eq!(labels(&l), vec!["0", "1"]);
+            assert!(l.hi >= 1.0);
+        }
+    }
+
+    #[test]
+    fn neighbouring_labels_differ() {
+        let axis = Axis::new("x", AxisKind::Plain);
+        for data in [
+            vec![1234.5, 1234.5001],
+            vec![5.0, 5.0],
+            vec![-3.0, 1e9],
+            vec![f64::NAN, 1.0, f64::INFINITY, 2.0],
+            vec![1e-300, 2e-300],
+        ] {
+            let l = layout_axis(&axis, &data, false, 5);
+            assert!(l.lo < l.hi, "{data:?}");
+            let ls = labels(&l);
+            assert!(ls.windows(2).all(|w| w[0] != w[1]), "{data:?}: {ls:?}");
+        }
+    }
+
+    #[test]
+    fn spikes_are_cut_into_pieces_a_wide_stroke_draws() {
+        // Up 100 px, across 0 px, down: the reversal starts a new piece.
+        let px = [
+            (10, 200),
+            (12, 200),
+            (12, 100),
+            (12, 100),
+            (12, 200),
+            (30, 200),
+        ];
+        assert_eq!(
+            polyline_pieces(&px),
+            vec![
+                vec![(10, 200), (12, 200), (12, 100)],
+                vec![(12, 100), (12, 200), (30, 200)]
+            ]
+        );
+        // Straight runs collapse; corners stay.
+        let px = [(0, 0), (5, 0), (10, 0), (10, 5)];
+        assert_eq!(polyline_pieces(&px), vec![vec![(0, 0), (10, 0), (10, 5)]]);
+        // One pixel: one piece of one point (drawn as a dot).
+        assert_eq!(polyline_pieces(&[(3, 3), (3, 3)]), vec![vec![(3, 3)]]);
+        assert!(polyline_pieces(&[]).is_empty());
+    }
 }

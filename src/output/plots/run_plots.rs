@@ -226,12 +226,34 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
     match read {
         Ok(Some(rows)) => {
             let mut names: Vec<String> = groups.keys().cloned().collect();
+            if by_policy {
+                // A policy whose every pair was lost still gets its line (flat at 0%).
+                for k in lost.keys() {
+                    if !groups.contains_key(k) && groups.values().any(|v| !v.is_empty()) {
+                        names.push(k.clone());
+                    }
+                }
+            }
             let order: &[&str] = if by_policy {
                 &POLICY_ORDER
             } else {
                 &PATH_ORDER
             };
             sort_by_order(&mut names, order);
+            // Where the axis ends (the renderer's own headroom, fixed here so lines that
+            // end below 100% can be carried flat to it: a lost pair never arrives, so the
+            // share delivered within any longer time stays where the line ended).
+            let x_end = groups
+                .values()
+                .flat_map(|v| v.iter().copied())
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))))
+                .map(|m| m * 1.25);
+            let x_start = groups
+                .values()
+                .flat_map(|v| v.iter().copied())
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.min(v))));
             let mut extra = 0;
             for name in names {
                 let mut v = groups.remove(&name).unwrap_or_default();
@@ -251,10 +273,20 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                 } else {
                     format!("{name}\n{} delivered", format::count(n as f64))
                 };
-                let pts = cdf_points(&mut v, n + l);
-                panel
-                    .series
-                    .push(Series::new(label, hue, vec![Mark::Step(pts)]));
+                let mut pts = cdf_points(&mut v, n + l);
+                if pts.is_empty() {
+                    if let Some(start) = x_start {
+                        pts.push((start, 0.0));
+                    }
+                }
+                let mut marks = vec![];
+                if let (Some(&(x, y)), Some(end), true) = (pts.last(), x_end, l > 0) {
+                    if end > x {
+                        marks.push(Mark::Line(vec![(x, y), (end, y)]));
+                    }
+                }
+                marks.insert(0, Mark::Step(pts));
+                panel.series.push(Series::new(label, hue, marks));
             }
             if rows == 0 {
                 panel.note = Some(
@@ -267,8 +299,11 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                     format::count(lost_total as f64)
                 ));
             }
+            if by_policy && lost.values().any(|l| *l > 0) {
+                panel.x.max = x_end;
+            }
             caption = if by_policy {
-                "One line per inbound policy of the recipient's server (servers differ in policy); each line counts its lost pairs, so a line ending below 100% shows loss.".to_string()
+                "One line per inbound policy of the recipient's server (servers differ in policy); each line counts its lost pairs, so a line that stays below 100% to the right edge shows loss.".to_string()
             } else {
                 format!(
                     "One line per delivery path. {} lost pair(s) never arrived and are in no line.",
@@ -363,7 +398,7 @@ pub fn spam_window_figure(dir: &Path) -> Figure {
     let width = bin_width_ms(end.unwrap_or(1.0), 150);
     let mut panel = Panel::new(
         time_axis(end),
-        Axis::new("inactionable sticky events", AxisKind::Plain).range(Some(0.0), None),
+        Axis::new("inactionable sticky events", AxisKind::Count).range(Some(0.0), None),
     );
     panel.markers = Markers {
         label: "sticky leave sent".into(),
@@ -603,8 +638,19 @@ pub fn federation_figure(dir: &Path) -> Figure {
                 }
                 vec![Mark::Step(pts)]
             };
-            top.series
-                .push(Series::new("attempts", Hue::Palette(0), steps(&all)));
+            // Attempts as bars under the failure lines: when every attempt fails, the
+            // failure line runs along the bar tops instead of hiding the attempts line.
+            let bars: Vec<(f64, f64, f64)> = all
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0.0)
+                .map(|(b, c)| (b as f64 * width, (b + 1) as f64 * width, *c))
+                .collect();
+            top.series.push(Series::new(
+                "attempts",
+                Hue::Palette(0),
+                vec![Mark::Bars(bars)],
+            ));
             let zero = vec![0.0; nbins];
             // The two series the spec asks for are always listed, even when zero.
             for (key, hue) in [
@@ -638,6 +684,9 @@ pub fn federation_figure(dir: &Path) -> Figure {
     );
     bottom.title = Some("Outbound queue depth per server (all destinations)".into());
     bottom.shades = ctx.shades(end, false);
+    let mut sampled_max: f64 = 0.0;
+    let mut interval: Option<f64> = None;
+    let queues_drawn = matches!(ts, Ok(Some(_))) && !queues.is_empty();
     match ts {
         Ok(Some(_)) if !queues.is_empty() => {
             let items = queues
@@ -645,6 +694,10 @@ pub fn federation_figure(dir: &Path) -> Figure {
                 .map(|(server, mut pts)| {
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                     let worst = pts.iter().map(|p| p.1).fold(0.0, f64::max);
+                    sampled_max = sampled_max.max(worst);
+                    if let Some(w) = pts.windows(2).map(|w| w[1].0 - w[0].0).find(|d| *d > 0.0) {
+                        interval = Some(interval.map_or(w, |i: f64| i.min(w)));
+                    }
                     (server, worst, vec![Mark::Step(thin(change_points(&pts)))])
                 })
                 .collect();
@@ -655,14 +708,25 @@ pub fn federation_figure(dir: &Path) -> Figure {
         Err(e) => bottom.note = Some(format!("Cannot read queue samples: {e}")),
     }
     let mut caption = format!(
-        "Top: /send attempts per {} bin, and those answered 429 or timed out. Bottom: PDUs queued at each server for all destinations (legend: the servers with the deepest queues).",
+        "Top: /send attempts per {} bin (bars), and those answered 429 or timed out (lines). Bottom: PDUs queued at each server for all destinations (legend: the servers with the deepest queues).",
         format::duration_ms(width)
     );
+    if queues_drawn && sampled_max == 0.0 {
+        caption.push_str(" No server had a PDU queued at any sample.");
+    }
     if let Some(m) = ctx.metric("federation.max_queue_depth") {
         caption.push_str(&format!(
-            " Largest per-destination queue: {}.",
+            " Largest per-destination queue: {}",
             format::count(m)
         ));
+        match interval {
+            // The samples cannot show what happened between them: say so, not hide it.
+            Some(i) if queues_drawn && m > sampled_max => caption.push_str(&format!(
+                ", between samples (every {}), so not in the lines.",
+                format::duration_ms(i)
+            )),
+            _ => caption.push('.'),
+        }
     }
     Figure {
         name: "federation".into(),
@@ -698,7 +762,10 @@ pub fn rtc_ghosts_figure(dir: &Path) -> Figure {
         Ok(Some(_)) if !ghosts.is_empty() => {
             ghosts.sort_by(f64::total_cmp);
             let (lo, hi) = (ghosts[0], ghosts[ghosts.len() - 1]);
-            let width = bin_width_ms((hi - lo).max(hi * 0.05).max(1.0), 15);
+            // Bins are sized to the axis, which starts at 0 (no ghost at all) unless a
+            // value is negative: one ghost of 6.7 s is a bar 6.5..7 s on a 0..7 s axis,
+            // not a sliver at the right edge.
+            let width = bin_width_ms((hi - lo.min(0.0)).max(1.0), 15);
             let first = (lo / width).floor() * width;
             let nbins = (((hi - first) / width).floor() as usize + 1).min(10_000);
             let mut counts = vec![0.0; nbins];
