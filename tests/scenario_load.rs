@@ -574,3 +574,40 @@ proptest! {
         let _ = load_str(SMALL, "t.toml", &[format!("{key}={value}")]);
     }
 }
+
+#[test]
+fn a_server_entry_may_change_a_distributions_kind() {
+    let text = r#"
+[simulation]
+name = "d"
+duration = "1m"
+[servers.defaults]
+client_latency = { dist = "constant", value = "10ms" }
+[[servers.list]]
+name = "hs1"
+client_latency = { dist = "uniform", min = "5ms", max = "50ms" }
+[[servers.list]]
+name = "hs2"
+[[rooms]]
+name = "r"
+servers = "all"
+"#;
+    let scn = match stickysim::scenario::load_str(text, "d.toml", &[]) {
+        Ok(s) => s,
+        Err(e) => panic!("{e:?}"),
+    };
+    use stickysim::scenario::{Dist, Dur};
+    assert_eq!(
+        scn.servers[0].cfg.client_latency,
+        Dist::Uniform {
+            min: Dur::from_ms(5),
+            max: Dur::from_ms(50)
+        }
+    );
+    assert_eq!(
+        scn.servers[1].cfg.client_latency,
+        Dist::Constant {
+            value: Dur::from_ms(10)
+        }
+    );
+}

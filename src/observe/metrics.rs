@@ -4,7 +4,7 @@
 use super::delivery::{DeliveryRow, Fate, CAUSES};
 use super::recorder::Observer;
 use super::stats::{mean, percentile, LogHistogram};
-use super::Outcome;
+use super::{Outcome, Path};
 use crate::kernel::Time;
 use crate::matrix::event::{PduId, RoomId, ServerId};
 use crate::matrix::world::World;
@@ -168,8 +168,16 @@ pub fn compute_with(
             *by_cause.get(c).unwrap_or(&0) as f64,
         );
     }
-    for (p, n) in &by_path {
-        m.insert(format!("delivery.by_path.{p}"), *n as f64);
+    // Every path, zero included: a claim `by_path.catch_up == 0` is about real data.
+    for p in [
+        Path::Direct,
+        Path::Retry,
+        Path::CatchUp,
+        Path::JoinPush,
+        Path::Transitive,
+    ] {
+        let n = by_path.get(p.as_str()).copied().unwrap_or(0);
+        m.insert(format!("delivery.by_path.{}", p.as_str()), n as f64);
     }
     let ps = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
     dist_metrics(

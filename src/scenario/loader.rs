@@ -790,12 +790,17 @@ pub(crate) fn resolve_servers(file: &ScenarioFile) -> Result<Vec<ServerSpec>, Pr
     Ok(out)
 }
 
+fn is_dist(v: &toml::Value) -> bool {
+    v.as_table().is_some_and(|t| t.contains_key("dist"))
+}
+
 pub(crate) fn deep_merge(base: &mut toml::Value, over: &toml::Value) {
     match (base, over) {
         (toml::Value::Table(b), toml::Value::Table(o)) => {
             for (k, v) in o {
                 match b.get_mut(k) {
-                    Some(bv) if bv.is_table() && v.is_table() => deep_merge(bv, v),
+                    // A distribution is replaced whole: its keys depend on its `dist`.
+                    Some(bv) if bv.is_table() && v.is_table() && !is_dist(v) => deep_merge(bv, v),
                     _ => {
                         b.insert(k.clone(), v.clone());
                     }
