@@ -381,34 +381,13 @@ impl World {
         }
         // Queue before applying a leave, so the leave reaches everyone who was in the room.
         self.enqueue_own(ctx, server, pdu, only_to);
-        let content = self.pdus[pdu as usize].content.clone();
-        match content {
-            Content::Member { user, join } => {
-                self.apply_membership(ctx, server, room, user, join);
-                self.append_timeline(ctx, server, room, pdu);
-            }
-            Content::PowerLevels { user, level } => {
-                self.servers[server as usize]
-                    .rooms
-                    .entry(room)
-                    .or_default()
-                    .power
-                    .insert(user, level);
-                self.append_timeline(ctx, server, room, pdu);
-                self.reevaluate_soft_failed(ctx, server, room);
-            }
-            Content::Message => self.append_timeline(ctx, server, room, pdu),
-            Content::Sticky { .. } => {
-                self.append_timeline(ctx, server, room, pdu);
-                if let Some(d) = self.pdus[pdu as usize].sticky_duration_ms() {
-                    let p = &self.pdus[pdu as usize];
-                    // For its own events, received_ts is the creation time.
-                    let end =
-                        super::event::sticky_end_local_ms(p.origin_local_ms, p.origin_server_ts, d);
-                    if end > p.origin_local_ms {
-                        self.accept_sticky(ctx, server, pdu, end, Path::Direct, 0);
-                    }
-                }
+        self.apply_ordinary(ctx, server, pdu);
+        if let Some(d) = self.pdus[pdu as usize].sticky_duration_ms() {
+            let p = &self.pdus[pdu as usize];
+            // For its own events, received_ts is the creation time.
+            let end = super::event::sticky_end_local_ms(p.origin_local_ms, p.origin_server_ts, d);
+            if end > p.origin_local_ms {
+                self.accept_sticky(ctx, server, pdu, end, Path::Direct, 0);
             }
         }
     }

@@ -77,6 +77,11 @@ impl Pdu {
         }
     }
 
+    /// Carries a `sticky` object at all (valid or not): handled by the sticky code path.
+    pub fn is_sticky_kind(&self) -> bool {
+        matches!(self.content, Content::Sticky { .. })
+    }
+
     pub fn is_sticky(&self) -> bool {
         self.sticky_duration_ms().is_some()
     }

@@ -365,8 +365,18 @@ impl World {
                 );
             }
         }
-        let content = self.pdus[pdu as usize].content.clone();
-        match content {
+        if self.pdus[pdu as usize].is_sticky_kind() {
+            self.receive_sticky(ctx, server, pdu, path, attempts);
+        } else {
+            self.apply_ordinary(ctx, server, pdu);
+        }
+    }
+
+    /// An event that is not sticky-shaped, at any server (its origin or a receiver): state
+    /// changes apply, then it joins the timeline.
+    pub(crate) fn apply_ordinary(&mut self, ctx: &mut Ctx<'_, Ev>, server: ServerId, pdu: PduId) {
+        let room = self.pdus[pdu as usize].room;
+        match self.pdus[pdu as usize].content.clone() {
             Content::Member { user, join } => {
                 self.apply_membership(ctx, server, room, user, join);
                 self.append_timeline(ctx, server, room, pdu);
@@ -379,10 +389,12 @@ impl World {
                     .power
                     .insert(user, level);
                 self.append_timeline(ctx, server, room, pdu);
+                // SPEC 2.4: a power-level change re-checks soft-failed sticky events.
                 self.reevaluate_soft_failed(ctx, server, room);
             }
-            Content::Message => self.append_timeline(ctx, server, room, pdu),
-            Content::Sticky { .. } => self.receive_sticky(ctx, server, pdu, path, attempts),
+            Content::Message | Content::Sticky { .. } => {
+                self.append_timeline(ctx, server, room, pdu)
+            }
         }
     }
 
