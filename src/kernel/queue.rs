@@ -5,43 +5,31 @@
 //! in the order they were scheduled, which makes runs deterministic.
 
 use super::time::Time;
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::HashSet;
 
 /// Identifies one scheduled event, for cancellation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventKey(u64);
 
+/// One pending event. `key` packs (time, insertion sequence) into one integer, so the
+/// heap orders by a single comparison: time first, then the order of scheduling.
 struct Entry<E> {
-    time: Time,
-    seq: u64,
+    key: u128,
     ev: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest (time, seq) on top.
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .time
-            .cmp(&self.time)
-            .then_with(|| other.seq.cmp(&self.seq))
-    }
+#[inline]
+fn pack(time: Time, seq: u64) -> u128 {
+    ((time as u128) << 64) | seq as u128
 }
 
+/// Children per node: a 4-ary heap is shallower than a binary one and reads siblings
+/// from one cache line.
+const ARITY: usize = 4;
+
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    /// A min-heap on `key` (4-ary, implicit in the vector).
+    heap: Vec<Entry<E>>,
     next_seq: u64,
     // Only membership is asked of this set; its order never reaches an outcome.
     cancelled: HashSet<u64>,
@@ -60,7 +48,7 @@ impl<E> EventQueue<E> {
 
     pub fn with_capacity(cap: usize) -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(cap),
+            heap: Vec::with_capacity(cap),
             next_seq: 0,
             cancelled: HashSet::new(),
         }
@@ -70,7 +58,18 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time: Time, ev: E) -> EventKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, ev });
+        let key = pack(time, seq);
+        // Sift up: move parents down until the new key's place is found.
+        let mut i = self.heap.len();
+        self.heap.push(Entry { key, ev });
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if self.heap[parent].key <= key {
+                break;
+            }
+            self.heap.swap(i, parent);
+            i = parent;
+        }
         EventKey(seq)
     }
 
@@ -84,14 +83,49 @@ impl<E> EventQueue<E> {
         self.cancelled.insert(key.0)
     }
 
+    /// Remove the minimum (the heap is not empty).
+    #[inline]
+    fn pop_min(&mut self) -> Entry<E> {
+        let last = self.heap.len() - 1;
+        self.heap.swap(0, last);
+        let top = self.heap.pop().expect("not empty");
+        let n = self.heap.len();
+        if n > 1 {
+            // Sift down the moved element.
+            let mut i = 0;
+            loop {
+                let first = i * ARITY + 1;
+                if first >= n {
+                    break;
+                }
+                let end = (first + ARITY).min(n);
+                let mut best = first;
+                let mut best_key = self.heap[first].key;
+                for c in first + 1..end {
+                    let k = self.heap[c].key;
+                    if k < best_key {
+                        best = c;
+                        best_key = k;
+                    }
+                }
+                if self.heap[i].key <= best_key {
+                    break;
+                }
+                self.heap.swap(i, best);
+                i = best;
+            }
+        }
+        top
+    }
+
     #[inline]
     fn skip_cancelled(&mut self) {
         if self.cancelled.is_empty() {
             return;
         }
-        while let Some(top) = self.heap.peek() {
-            if self.cancelled.remove(&top.seq) {
-                self.heap.pop();
+        while let Some(top) = self.heap.first() {
+            if self.cancelled.remove(&(top.key as u64)) {
+                self.pop_min();
             } else {
                 break;
             }
@@ -101,13 +135,17 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn peek_time(&mut self) -> Option<Time> {
         self.skip_cancelled();
-        self.heap.peek().map(|e| e.time)
+        self.heap.first().map(|e| (e.key >> 64) as Time)
     }
 
     #[inline]
     pub fn pop(&mut self) -> Option<(Time, E)> {
         self.skip_cancelled();
-        self.heap.pop().map(|e| (e.time, e.ev))
+        if self.heap.is_empty() {
+            return None;
+        }
+        let e = self.pop_min();
+        Some(((e.key >> 64) as Time, e.ev))
     }
 
     /// Pending entries, cancelled ones included until they surface.
