@@ -1,4 +1,4 @@
-//! The pending-event queue: a binary heap ordered by (time, insertion sequence).
+//! The pending-event queue: a 4-ary min-heap ordered by (time, insertion sequence).
 //!
 //! Cancellation is lazy: a cancelled key is remembered and its entry skipped when it
 //! reaches the top. The sequence number breaks ties, so events at the same instant run
