@@ -356,31 +356,46 @@ pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
     }
     let mut best: Time = 0;
     for evs in per.values() {
-        let mut points: Vec<Time> = evs.iter().flat_map(|e| [e.1, e.2]).collect();
-        points.sort_unstable();
-        points.dedup();
+        // Sweep line over the instants where an event starts or stops being sticky,
+        // keeping per key the live events ordered by the map's order; a key is actionable
+        // when its winner is not a leave. Inactionable events exist when more events are
+        // live than there are actionable keys.
+        type Live = std::collections::BTreeSet<((i64, String), bool, PduId)>;
+        let mut changes: Vec<(Time, PduId, bool)> = vec![];
+        for &(p, from, to) in evs {
+            if from < to {
+                changes.push((from, p, true));
+                changes.push((to, p, false));
+            }
+        }
+        changes.sort_by_key(|c| (c.0, c.2, c.1));
+        let mut keys: BTreeMap<crate::matrix::map::MapKey, Live> = BTreeMap::new();
+        let mut live_total = 0usize;
+        let mut actionable = 0usize;
         let mut run_start: Option<Time> = None;
-        for (i, &t) in points.iter().enumerate() {
-            let live: Vec<&(PduId, Time, Time)> =
-                evs.iter().filter(|e| e.1 <= t && t < e.2).collect();
-            let mut winners: BTreeMap<crate::matrix::map::MapKey, (i64, &str, bool)> =
-                BTreeMap::new();
-            for (p, _, _) in &live {
-                let Some(k) = w.map_key(*p) else { continue };
-                let pd = &w.pdus[*p as usize];
-                let Some((o, id)) = pd.map_order() else {
+        let mut i = 0;
+        while i < changes.len() {
+            let t = changes[i].0;
+            while i < changes.len() && changes[i].0 == t {
+                let (_, p, start) = changes[i];
+                i += 1;
+                let (Some(k), Some((o, id))) = (w.map_key(p), w.pdus[p as usize].map_order())
+                else {
                     continue;
                 };
-                let cand = (o, id, pd.is_leave());
-                match winners.get(&k) {
-                    Some(cur) if (cur.0, cur.1) >= (o, id) => {}
-                    _ => {
-                        winners.insert(k, cand);
-                    }
+                let entry = ((o, id.to_string()), w.pdus[p as usize].is_leave(), p);
+                let set = keys.entry(k).or_default();
+                let was = set.last().is_some_and(|e| !e.1);
+                if start {
+                    set.insert(entry);
+                    live_total += 1;
+                } else if set.remove(&entry) {
+                    live_total -= 1;
                 }
+                let now_actionable = set.last().is_some_and(|e| !e.1);
+                actionable = actionable + now_actionable as usize - was as usize;
             }
-            let actionable = winners.values().filter(|v| !v.2).count();
-            let inactionable = live.len() > actionable;
+            let inactionable = live_total > actionable;
             match (inactionable, run_start) {
                 (true, None) => run_start = Some(t),
                 (false, Some(s)) => {
@@ -389,11 +404,9 @@ pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
                 }
                 _ => {}
             }
-            if i + 1 == points.len() {
-                if let Some(s) = run_start {
-                    best = best.max(t - s);
-                }
-            }
+        }
+        if let (Some(s), Some(last)) = (run_start, changes.last()) {
+            best = best.max(last.0 - s);
         }
     }
     best
