@@ -25,17 +25,25 @@ pub const MAX_PENDING: u64 = 50_000_000;
 /// Largest `end_time`, `lookahead` or `mean` accepted (PHOLD units), far from `u64` µs overflow.
 pub const MAX_TIME_UNITS: f64 = 1e9;
 
-#[derive(Clone, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct PholdParams {
+    #[arg(long, default_value_t = 1000)]
     pub lps: u32,
+    #[arg(long, default_value_t = 10)]
     pub population: u32,
     /// Simulated end time in PHOLD units (seconds); events at times <= end are handled.
+    #[arg(long, default_value_t = 1000.0)]
     pub end_time: f64,
+    #[arg(long, default_value_t = 0.9)]
     pub remote: f64,
+    #[arg(long, default_value_t = 0.1)]
     pub lookahead: f64,
+    #[arg(long, default_value_t = 1.0)]
     pub mean: f64,
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Also run the bare `BinaryHeap` loop and print both rates and their ratio.
+    #[arg(long)]
     pub compare: bool,
 }
 

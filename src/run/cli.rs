@@ -2,101 +2,94 @@
 
 use std::path::PathBuf;
 
+/// `stickysim run`'s arguments.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct RunArgs {
+    pub scenario: Option<PathBuf>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override a scenario key by dotted path: KEY=VALUE (VALUE read as TOML, else as a string).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Write trace.jsonl and sequence.mmd.
+    #[arg(long)]
+    pub trace: bool,
+    /// Use the MSC's unstable names in the trace (msc4354_sticky, ...).
+    #[arg(long)]
+    pub unstable_names: bool,
+    #[arg(long)]
+    pub no_plots: bool,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The commands (SPEC 1.1), parsed by clap in `main.rs`.
+#[derive(clap::Subcommand, Clone, Debug)]
 pub enum Command {
-    Run {
-        scenario: Option<PathBuf>,
-        seed: Option<u64>,
-        out: Option<PathBuf>,
-        sets: Vec<String>,
-        trace: bool,
-        unstable_names: bool,
-        no_plots: bool,
-        quiet: bool,
-    },
-    Sweep {
-        scenario: PathBuf,
-        jobs: Option<usize>,
-        shard: Option<String>,
-        out: Option<PathBuf>,
-        resume: bool,
-        sets: Vec<String>,
-        quiet: bool,
-    },
+    /// Run one simulation (no SCENARIO: the embedded default, scenarios/matrixrtc_call.toml).
+    Run(RunArgs),
+    /// Run a scenario's [sweep] grid x seeds in parallel.
+    Sweep(crate::sweep::SweepArgs),
+    /// Merge shard folders into one sweep.csv, aggregate.csv and plots.
     Merge {
         dirs: Vec<PathBuf>,
+        #[arg(long)]
         out: PathBuf,
     },
-    Plot {
-        dir: PathBuf,
-    },
+    /// Re-draw every plot from the CSVs of a run or sweep folder.
+    Plot { dir: PathBuf },
+    /// Parse and check scenarios; print every problem with file, line and column.
     Validate {
+        #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Benchmarks of the kernel.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCmd,
+    },
+    /// The scenario library, one line each.
     List {
+        #[arg(default_value = "scenarios")]
         dir: PathBuf,
     },
-    BenchPhold(crate::bench::phold::PholdParams),
+}
+
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum BenchCmd {
+    /// PHOLD on the simulation kernel (SPEC 6).
+    Phold(crate::bench::phold::PholdParams),
 }
 
 /// Runs a command; returns the exit code (0 ok, 1 a claim failed, 2 bad input).
 pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
     match cmd {
-        Command::Run {
-            scenario,
-            seed,
-            out,
-            sets,
-            trace,
-            unstable_names,
-            no_plots,
-            quiet,
-        } => run_cmd(
-            scenario,
-            seed,
-            out,
-            sets,
-            trace,
-            unstable_names,
-            no_plots,
-            quiet,
-        ),
-        Command::Sweep {
-            scenario,
-            jobs,
-            shard,
-            out,
-            resume,
-            sets,
-            quiet,
-        } => crate::sweep::sweep_cmd(&crate::sweep::SweepArgs {
-            scenario,
-            jobs,
-            shard,
-            out,
-            resume,
-            sets,
-            quiet,
-        }),
+        Command::Run(args) => run_cmd(args),
+        Command::Sweep(args) => crate::sweep::sweep_cmd(&args),
         Command::Merge { dirs, out } => crate::sweep::merge_cmd(&dirs, &out),
         Command::Plot { dir } => crate::output::plots::plot_cmd(&dir),
         Command::Validate { scenarios } => Ok(crate::scenario::commands::validate_cmd(&scenarios)),
         Command::List { dir } => Ok(crate::scenario::commands::list_cmd(&dir)),
-        Command::BenchPhold(p) => crate::bench::phold::cli(&p).map(|()| 0),
+        Command::Bench {
+            which: BenchCmd::Phold(p),
+        } => crate::bench::phold::cli(&p).map(|()| 0),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_cmd(
-    scenario: Option<PathBuf>,
-    seed: Option<u64>,
-    out: Option<PathBuf>,
-    mut sets: Vec<String>,
-    trace: bool,
-    unstable_names: bool,
-    no_plots: bool,
-    quiet: bool,
-) -> anyhow::Result<u8> {
+fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
     use std::io::IsTerminal;
+    let RunArgs {
+        scenario,
+        seed,
+        out,
+        mut sets,
+        trace,
+        unstable_names,
+        no_plots,
+        quiet,
+    } = args;
     if let Some(s) = seed {
         sets.push(format!("simulation.seed={s}"));
     }

@@ -75,13 +75,24 @@ fn scenario_errors(errs: &[ScenarioError]) -> String {
     v.join("\n")
 }
 
+/// `stickysim sweep`'s arguments.
+#[derive(clap::Args, Clone, Debug)]
 pub struct SweepArgs {
     pub scenario: PathBuf,
+    #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run only slice K of N (1-based), for batch systems.
+    #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Skip runs whose summary.json is already complete.
+    #[arg(long)]
     pub resume: bool,
+    /// Override a scenario key by dotted path: KEY=VALUE.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    #[arg(long)]
     pub quiet: bool,
 }
 
