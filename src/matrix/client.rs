@@ -778,12 +778,14 @@ impl World {
                 // Only an attempt on the wire is a row; one waiting for its retry timer was
                 // recorded when it failed.
                 if !txn.waiting_retry {
-                    aborted.push((
+                    // SPEC 2.3: every attempt is a row. The sender died waiting: a timeout.
+                    aborted.push(super::sender::attempt_row(
+                        &self.pdus,
+                        server,
                         *dest,
-                        txn.id,
-                        txn.attempt,
-                        txn.attempt_started,
-                        txn.entries.iter().map(|e| e.pdu).collect::<Vec<_>>(),
+                        &txn,
+                        crate::observe::Outcome::Timeout,
+                        None,
                     ));
                 }
                 for e in txn.entries.into_iter().rev() {
@@ -799,30 +801,8 @@ impl World {
         }
         s.buckets.clear();
         s.busy_until = now;
-        // SPEC 2.3: every attempt is a row. The sender died waiting: no answer, a timeout.
-        for (dest, txn_id, attempt, started, pdus) in aborted {
-            let sticky = pdus
-                .iter()
-                .filter(|p| self.pdus[**p as usize].is_sticky())
-                .count() as u32;
-            let bytes = pdus
-                .iter()
-                .map(|p| self.pdus[*p as usize].bytes as u64)
-                .sum::<u64>()
-                + 200;
-            self.record(Obs::Send(crate::observe::SendAttempt {
-                t: started,
-                origin: server,
-                destination: dest,
-                txn_id,
-                attempt,
-                pdus: pdus.len() as u32,
-                sticky_pdus: sticky,
-                bytes,
-                outcome: crate::observe::Outcome::Timeout,
-                retry_after: None,
-                next_attempt: None,
-            }));
+        for row in aborted {
+            self.record(Obs::Send(row));
         }
         let s = &mut self.servers[server as usize];
         // Long-polling clients see their connection drop.

@@ -331,31 +331,7 @@ impl World {
         let s = &mut self.servers[origin as usize];
         let dq = s.dests.get_mut(&dest).expect("in flight");
         let txn = dq.in_flight.as_mut().expect("in flight");
-        let pdus = txn.entries.len() as u32;
-        let sticky = txn
-            .entries
-            .iter()
-            .filter(|e| self.pdus[e.pdu as usize].is_sticky())
-            .count() as u32;
-        let bytes: u64 = txn
-            .entries
-            .iter()
-            .map(|e| self.pdus[e.pdu as usize].bytes as u64)
-            .sum::<u64>()
-            + 200;
-        let mut row = SendAttempt {
-            t: txn.attempt_started,
-            origin,
-            destination: dest,
-            txn_id: txn.id,
-            attempt: txn.attempt,
-            pdus,
-            sticky_pdus: sticky,
-            bytes,
-            outcome,
-            retry_after,
-            next_attempt: None,
-        };
+        let mut row = attempt_row(&self.pdus, origin, dest, txn, outcome, retry_after);
         if outcome == Outcome::Ok {
             dq.in_flight = None;
             dq.failures = 0;
@@ -536,6 +512,32 @@ impl World {
         let o = &self.servers[p.origin as usize];
         let end = super::event::sticky_end_local_ms(p.origin_local_ms, p.origin_server_ts, d);
         o.clock.sim_time_of_local_ms(end, p.created_at)
+    }
+}
+
+/// One `/send` attempt as a row of federation.csv (SPEC 2.3: every attempt is a row).
+pub(crate) fn attempt_row(
+    pdus: &[super::event::Pdu],
+    origin: ServerId,
+    dest: ServerId,
+    txn: &Txn,
+    outcome: Outcome,
+    retry_after: Option<Time>,
+) -> SendAttempt {
+    let of = |e: &QEntry| &pdus[e.pdu as usize];
+    SendAttempt {
+        t: txn.attempt_started,
+        origin,
+        destination: dest,
+        txn_id: txn.id,
+        attempt: txn.attempt,
+        pdus: txn.entries.len() as u32,
+        sticky_pdus: txn.entries.iter().filter(|e| of(e).is_sticky()).count() as u32,
+        // Event bytes plus a fixed envelope.
+        bytes: txn.entries.iter().map(|e| of(e).bytes as u64).sum::<u64>() + 200,
+        outcome,
+        retry_after,
+        next_attempt: None,
     }
 }
 
