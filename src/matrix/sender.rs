@@ -151,15 +151,7 @@ impl World {
             }
         }
         for p in expired {
-            let end_at = self.origin_end(p);
-            let reachable =
-                self.net.reachable(origin, dest, end_at) && !self.was_down(dest, end_at);
-            self.record(Obs::QueueExpired {
-                dest,
-                pdu: p,
-                t: now,
-                reachable,
-            });
+            self.record_queue_expired(origin, dest, p, now);
         }
         if entries.is_empty() {
             return;
@@ -441,18 +433,24 @@ impl World {
         if !self.pdus[pdu as usize].is_sticky() {
             return;
         }
-        let end = self.origin_end(pdu);
-        if end <= now {
-            let reachable = self.net.reachable(origin, dest, end) && !self.was_down(dest, end);
-            self.record(Obs::QueueExpired {
-                dest,
-                pdu,
-                t: now,
-                reachable,
-            });
+        if self.origin_end(pdu) <= now {
+            self.record_queue_expired(origin, dest, pdu, now);
         } else {
             self.record(Obs::NeverSent { dest, pdu, t: now });
         }
+    }
+
+    /// A sticky PDU found expired in the queue towards `dest`; whether `dest` could be
+    /// reached when it expired tells `expired_in_queue` from `unreachable`.
+    fn record_queue_expired(&mut self, origin: ServerId, dest: ServerId, pdu: PduId, now: Time) {
+        let end = self.origin_end(pdu);
+        let reachable = self.reachable_at(origin, dest, end);
+        self.record(Obs::QueueExpired {
+            dest,
+            pdu,
+            t: now,
+            reachable,
+        });
     }
 
     pub(crate) fn on_retry_txn(

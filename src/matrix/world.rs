@@ -620,6 +620,12 @@ impl World {
         self.servers[s].client_latency.sample(&mut c.rng)
     }
 
+    /// Whether a message from `a` could have reached `b` at time `t`: a route, no
+    /// partition, and `b` not down (crash history).
+    pub fn reachable_at(&mut self, a: ServerId, b: ServerId, t: Time) -> bool {
+        self.net.reachable(a, b, t) && !self.was_down(b, t)
+    }
+
     /// Whether server `s` is down at time `t` (crash history).
     pub fn was_down(&self, s: ServerId, t: Time) -> bool {
         self.down_intervals[s as usize]

@@ -166,8 +166,7 @@ pub fn for_each_delivery(obs: &Observer, w: &mut World, end: Time, mut f: impl F
                         }
                     } else if obs.soft_failed.contains(&(server, *pdu)) {
                         "soft_failed"
-                    } else if !w.net.reachable(origin, server, info.origin_end)
-                        || w.was_down(server, info.origin_end)
+                    } else if !w.reachable_at(origin, server, info.origin_end)
                         || w.was_down(origin, info.origin_end)
                     {
                         "unreachable"
