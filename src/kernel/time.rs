@@ -30,3 +30,27 @@ pub fn from_secs_f64(s: f64) -> Time {
         0
     }
 }
+
+/// A non-negative duration in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Dur(pub Time);
+
+/// A signed offset in microseconds (only where a key says so, e.g. `origin_ts_offset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct SignedDur(pub i64);
+
+impl Dur {
+    pub const ZERO: Dur = Dur(0);
+    pub fn us(self) -> Time {
+        self.0
+    }
+    pub fn ms(self) -> u64 {
+        self.0 / 1000
+    }
+    pub fn from_ms(ms: u64) -> Dur {
+        Dur(ms * 1000)
+    }
+    pub fn from_secs(s: u64) -> Dur {
+        Dur(s * 1_000_000)
+    }
+}

@@ -7,6 +7,7 @@ pub mod inbound;
 pub mod map;
 pub mod sender;
 pub mod server;
+pub mod spec;
 pub mod sync;
 pub mod trace;
 pub mod world;

@@ -1,7 +1,7 @@
 //! Sampling the scenario's duration distributions (SPEC 1.2).
 
+use super::spec::Dist;
 use crate::kernel::{RngStream, Time};
-use crate::scenario::Dist;
 use rand::Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Normal};
 

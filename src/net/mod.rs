@@ -3,6 +3,7 @@
 //! kernel advances time.
 
 pub mod dist;
+pub mod spec;
 
 pub use dist::{jitter, Sampler};
 

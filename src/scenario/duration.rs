@@ -1,33 +1,10 @@
 //! Durations written as strings with units: "250ms", "60.5s", "10m", "1h30m", "7d", "-10m".
 
-use crate::kernel::Time;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
-/// A non-negative duration in microseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
-pub struct Dur(pub Time);
-
-/// A signed offset in microseconds (only where a key says so, e.g. `origin_ts_offset`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
-pub struct SignedDur(pub i64);
-
-impl Dur {
-    pub const ZERO: Dur = Dur(0);
-    pub fn us(self) -> Time {
-        self.0
-    }
-    pub fn ms(self) -> u64 {
-        self.0 / 1000
-    }
-    pub fn from_ms(ms: u64) -> Dur {
-        Dur(ms * 1000)
-    }
-    pub fn from_secs(s: u64) -> Dur {
-        Dur(s * 1_000_000)
-    }
-}
+pub use crate::kernel::time::{Dur, SignedDur};
 
 /// Parse "1h30m", "250ms", "60.5s", "-10m", "+10m" into signed microseconds.
 pub fn parse_duration_us(s: &str) -> Result<i64, String> {
