@@ -9,7 +9,8 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 use rand::Rng;
 use stickysim::bench::phold::{run_bare, run_kernel, PholdParams};
 use stickysim::kernel::{stream, EventQueue, Time};
-use stickysim::matrix::map::{Candidate, EphemeralMap, MapKey};
+use stickysim::matrix::client::map::{Candidate, EphemeralMap, MapKey};
+use stickysim::matrix::{ClientId, EvType, PduId, RoomId};
 use stickysim::run::simulate;
 use stickysim::scenario::DEFAULT_SCENARIO;
 
@@ -98,9 +99,9 @@ fn queue(c: &mut Criterion) {
 /// A map key: `senders` senders in one room, one key each (as MatrixRTC members use).
 fn map_key(room: u32, sender: u32) -> MapKey {
     MapKey {
-        room,
-        sender,
-        ev_type: 0,
+        room: RoomId(room),
+        sender: ClientId(sender),
+        ev_type: EvType(0),
         sticky_key: format!("_@u{sender}:hs{sender}_m0.{sender}"),
     }
 }
@@ -113,7 +114,7 @@ fn map_events(n: u32) -> Vec<(MapKey, Candidate)> {
             let key = map_key(i % 4, (i / 4) % 50);
             let ots = i64::from(i) * 1000;
             let cand = Candidate {
-                pdu: i,
+                pdu: PduId(i),
                 order: (ots + 3_600_000, format!("$ev{i:08}")),
                 leave: i % 5 == 4,
                 expires_at: u64::from(i) * 1_000_000 + 3_600_000_000,
@@ -163,7 +164,7 @@ fn map(c: &mut Criterion) {
     g.bench_function("view_4_rooms", |b| {
         b.iter(|| {
             (0..4)
-                .map(|r| full.view(black_box(r), now).len())
+                .map(|r| full.view(black_box(RoomId(r)), now).len())
                 .sum::<usize>()
         })
     });

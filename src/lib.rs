@@ -4,6 +4,7 @@
 //! Data flows one way: [`scenario`] -> world ([`matrix`], [`net`], [`workload`]) ->
 //! [`kernel`] loop -> observers ([`observe`]) -> files ([`output`]).
 
+pub mod app;
 pub mod bench;
 pub mod kernel;
 pub mod matrix;

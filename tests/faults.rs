@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use std::collections::BTreeMap;
+use stickysim::matrix::{PduId, RoomId, ServerId};
 
 type Row = BTreeMap<String, String>;
 
@@ -310,7 +311,7 @@ from = "10m"
     );
     let fin = stickysim::run::simulate(&scenario(&text), false, false, false).expect("run");
     let mut out = vec![];
-    let mut sticky: Vec<u32> = fin
+    let mut sticky: Vec<PduId> = fin
         .observer
         .server_sticky
         .iter()
@@ -318,9 +319,10 @@ from = "10m"
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    sticky.sort_by_key(|p| fin.world.pdus[*p as usize].created_at);
+    sticky.sort_by_key(|p| fin.world.sh.pdus[*p].created_at);
     for p in sticky {
         let win = |server: u32| {
+            let server = ServerId(server);
             let s = fin
                 .observer
                 .server_sticky
@@ -329,7 +331,7 @@ from = "10m"
                 .expect("accepted");
             (s.from as f64 / 1000.0, s.to as f64 / 1000.0)
         };
-        out.push((fin.world.pdus[p as usize].origin_server_ts, win(0), win(1)));
+        out.push((fin.world.sh.pdus[p].origin_server_ts, win(0), win(1)));
     }
     out
 }
@@ -679,14 +681,16 @@ fn an_event_fetched_as_a_missing_prev_event_is_not_a_forward_extremity() {
     let fin = stickysim::run::simulate(&scenario(&text), false, false, false).expect("run");
     let id = |origin: u32, sticky: bool| {
         fin.world
+            .sh
             .pdus
             .iter()
-            .position(|p| p.origin == origin && p.is_sticky() == sticky)
-            .expect("event") as u32
+            .find(|(_, p)| p.origin == ServerId(origin) && p.is_sticky() == sticky)
+            .expect("event")
+            .0
     };
     let m = id(1, false);
     let m2 = id(2, false);
-    assert_eq!(fin.world.pdus[m2 as usize].prev_events, vec![m]);
+    assert_eq!(fin.world.sh.pdus[m2].prev_events, vec![m]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -729,19 +733,21 @@ key = "eq"
 }
 
 /// The two versions (E1 to the rest, E2 to the split) and each client's winner at the end.
-fn versions_and_winners(fin: &stickysim::run::Finished) -> ((u32, u32), Vec<Option<u32>>) {
+fn versions_and_winners(fin: &stickysim::run::Finished) -> ((PduId, PduId), Vec<Option<PduId>>) {
     let e = |i: i64| {
         fin.world
+            .sh
             .pdus
             .iter()
-            .position(|p| p.is_sticky() && p.origin_server_ts == 60_000 + i)
-            .expect("version") as u32
+            .find(|(_, p)| p.is_sticky() && p.origin_server_ts == 60_000 + i)
+            .expect("version")
+            .0
     };
     let winners = fin
         .world
         .clients
         .iter()
-        .map(|c| c.map.view(0, fin.end).first().map(|(_, p)| *p))
+        .map(|c| c.map.view(RoomId(0), fin.end).first().map(|(_, p)| *p))
         .collect();
     ((e(0), e(1)), winners)
 }
@@ -809,8 +815,8 @@ fn equivocated_versions_are_siblings() {
     let (r, fin) = equivocate("");
     let ((e1, e2), _) = versions_and_winners(&fin);
     assert_eq!(
-        fin.world.pdus[e2 as usize].prev_events,
-        fin.world.pdus[e1 as usize].prev_events
+        fin.world.sh.pdus[e2].prev_events,
+        fin.world.sh.pdus[e1].prev_events
     );
     // hs3 and hs4 then have E2 only (60.1 s), nothing transitive; E1 was never sent to them.
     for c in ["hs3/0", "hs4/0"] {

@@ -236,7 +236,7 @@ actions = [ {{ at = "1m", client = "hs1/0", send = "sticky", key = "A", duration
         .observer
         .server_sticky
         .iter()
-        .find(|s| s.server == 1)
+        .find(|s| s.server == stickysim::matrix::ServerId(1))
         .expect("hs2 accepted it");
     (hs2.from as f64 / 1000.0, hs2.to as f64 / 1000.0)
 }

@@ -165,18 +165,17 @@ fn auto_drops_the_rows_once_past_its_limit() {
     use stickysim::run::simulate;
     use stickysim::run::write::gather_deliveries;
     let scn = scenario(&call("auto"));
-    let mut fin = simulate(&scn, false, false, false).expect("simulate");
-    let (rows, stats, full) = gather_deliveries(&fin.observer, &mut fin.world, fin.end, |_| true);
+    let fin = simulate(&scn, false, false, false).expect("simulate");
+    let (rows, stats, full) = gather_deliveries(&fin.observer, &fin.world, fin.end, |_| true);
     let total = rows.len();
     assert!(full && total > 500 && stats.rows as usize == total);
     assert_eq!(stats.latencies.len() as u64, stats.hist.count);
     // A limit of 100 rows: the 101st switches to summary mode and frees what was kept.
-    let (rows, stats, full) =
-        gather_deliveries(&fin.observer, &mut fin.world, fin.end, |n| n <= 100);
+    let (rows, stats, full) = gather_deliveries(&fin.observer, &fin.world, fin.end, |n| n <= 100);
     assert!(!full && rows.is_empty() && stats.latencies.is_empty());
     assert_eq!(stats.rows as usize, total, "every pair still counted");
     // Summary mode never keeps a row.
-    let (rows, stats, full) = gather_deliveries(&fin.observer, &mut fin.world, fin.end, |_| false);
+    let (rows, stats, full) = gather_deliveries(&fin.observer, &fin.world, fin.end, |_| false);
     assert!(!full && rows.is_empty() && stats.latencies.is_empty());
     assert_eq!(stats.rows as usize, total);
 }

@@ -17,6 +17,17 @@ pub fn to_ms_f64(t: Time) -> f64 {
     t as f64 / MICROS_PER_MS as f64
 }
 
+/// Whole milliseconds as text (CSV columns).
+pub fn ms_text(t: Time) -> String {
+    to_ms(t).to_string()
+}
+
+/// Milliseconds with three decimals (microsecond precision) as text (CSV columns).
+pub fn ms3_text(t: Time) -> String {
+    let (ms, us) = (t / MICROS_PER_MS, t % MICROS_PER_MS);
+    format!("{ms}.{us:03}")
+}
+
 #[inline]
 pub fn from_ms(ms: u64) -> Time {
     ms.saturating_mul(MICROS_PER_MS)
@@ -52,5 +63,12 @@ impl Dur {
     }
     pub fn from_secs(s: u64) -> Dur {
         Dur(s * 1_000_000)
+    }
+}
+
+impl SignedDur {
+    /// Whole milliseconds (truncating towards zero).
+    pub fn ms(self) -> i64 {
+        self.0 / 1000
     }
 }

@@ -1,11 +1,9 @@
-//! Matrix events (PDUs) as the model needs them, and the sticky rules of MSC4354.
+//! Matrix events (PDUs) as the model needs them, the sticky rules of MSC4354 that belong
+//! to one event, and the run's event store.
 
+use super::client::map::MapKey;
+use super::ids::{ClientId, EvType, IdVec, PduId, RoomId, ServerId};
 use crate::kernel::Time;
-
-pub type ServerId = u32;
-pub type ClientId = u32;
-pub type RoomId = u32;
-pub type PduId = u32;
 
 /// MSC4354 "Sticky events": a duration_ms above one hour is clamped to one hour.
 pub const MAX_STICKY_MS: i64 = 3_600_000;
@@ -34,7 +32,7 @@ pub enum Content {
     /// An event carrying `sticky` (valid or not) and `content.sticky_key`.
     /// `leave`: the content holds only the key (a MatrixRTC leave: a tombstone).
     Sticky {
-        ev_type: u16,
+        ev_type: EvType,
         key: String,
         duration: DurationField,
         leave: bool,
@@ -100,6 +98,27 @@ impl Pdu {
             )
         })
     }
+
+    /// MSC4354 "Implementing an ephemeral map": the key (room_id, sender, type,
+    /// content.sticky_key) of a sticky event.
+    pub fn map_key(&self) -> Option<MapKey> {
+        match &self.content {
+            Content::Sticky { ev_type, key, .. } if self.is_sticky() => Some(MapKey {
+                room: self.room,
+                sender: self.sender,
+                ev_type: *ev_type,
+                sticky_key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The end of stickiness at the origin, in the origin's local milliseconds (for its own
+    /// event, received_ts is the creation time).
+    pub fn origin_end_local_ms(&self) -> Option<i64> {
+        self.sticky_duration_ms()
+            .map(|d| sticky_end_local_ms(self.origin_local_ms, self.origin_server_ts, d))
+    }
 }
 
 /// MSC4354 "Sticky events": stickiness at a server starts at min(received_ts,
@@ -109,6 +128,39 @@ pub fn sticky_end_local_ms(received_ts: i64, origin_server_ts: i64, duration_ms:
     received_ts
         .min(origin_server_ts)
         .saturating_add(duration_ms.clamp(0, MAX_STICKY_MS))
+}
+
+/// Every event created in the run, by id. An event never changes once created, so
+/// every server shares this one copy (each server's own knowledge is kept by the server).
+#[derive(Default)]
+pub struct EventStore {
+    pdus: IdVec<PduId, Pdu>,
+}
+
+impl EventStore {
+    pub fn add(&mut self, p: Pdu) -> PduId {
+        self.pdus.push(p)
+    }
+
+    pub fn len(&self) -> usize {
+        self.pdus.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pdus.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (PduId, &Pdu)> {
+        self.pdus.enumerate()
+    }
+}
+
+impl std::ops::Index<PduId> for EventStore {
+    type Output = Pdu;
+    #[inline]
+    fn index(&self, i: PduId) -> &Pdu {
+        &self.pdus[i]
+    }
 }
 
 #[cfg(test)]
@@ -129,5 +181,11 @@ mod tests {
         );
         // 2 h clamped to 1 h.
         assert_eq!(sticky_end_local_ms(0, 0, 7_200_000), 3_600_000);
+    }
+
+    #[test]
+    fn negative_duration_is_not_sticky_and_zero_is() {
+        assert_eq!(DurationField::Ms(-1).normalise(), DurationField::Invalid);
+        assert_eq!(DurationField::Ms(0).normalise(), DurationField::Ms(0));
     }
 }

@@ -8,9 +8,9 @@ pub mod spec;
 pub use dist::{jitter, Sampler};
 
 use crate::kernel::{stream, RngStream, Time};
-use crate::scenario::{FaultCfg, Scenario, Topology};
 use petgraph::graph::{NodeIndex, UnGraph};
 use rand::Rng;
+use spec::{Dist, NetSpec, Topology};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// One link's model (both directions share it; each direction draws from its own stream).
@@ -70,59 +70,44 @@ fn key(a: u32, b: u32) -> (u32, u32) {
 }
 
 impl Network {
-    pub fn build(scn: &Scenario) -> Network {
-        let net = &scn.file.network;
-        let names: Vec<String> = scn.servers.iter().map(|s| s.name.clone()).collect();
-        let idx = |n: &str| names.iter().position(|x| x == n).map(|i| i as u32);
+    pub fn build(spec: &NetSpec) -> Network {
         let default = LinkModel {
-            latency: Sampler::new(&net.latency),
-            loss: net.loss,
+            latency: Sampler::new(&spec.latency),
+            loss: spec.loss,
         };
-        let mut region_of = vec![None; names.len()];
-        for (ri, r) in net.regions.iter().enumerate() {
-            for s in &r.servers {
-                if let Some(i) = idx(s) {
-                    region_of[i as usize] = Some(ri);
-                }
-            }
-        }
-        let mk = |d: &Option<crate::scenario::Dist>| {
+        let mk = |d: &Option<Dist>| {
             d.as_ref().map(|d| LinkModel {
                 latency: Sampler::new(d),
-                loss: net.loss,
+                loss: spec.loss,
             })
         };
         let mut overrides = BTreeMap::new();
-        for l in &net.link {
-            if let (Some(a), Some(b)) = (idx(&l.from), idx(&l.to)) {
-                let model = LinkModel {
-                    latency: l
-                        .latency
-                        .as_ref()
-                        .map(Sampler::new)
-                        .unwrap_or_else(|| default.latency.clone()),
-                    loss: l.loss.unwrap_or(net.loss),
-                };
-                overrides.insert(key(a, b), model);
-            }
+        for l in &spec.links {
+            let model = LinkModel {
+                latency: l
+                    .latency
+                    .as_ref()
+                    .map(Sampler::new)
+                    .unwrap_or_else(|| default.latency.clone()),
+                loss: l.loss.unwrap_or(spec.loss),
+            };
+            overrides.insert(key(l.a, l.b), model);
         }
-        let graph = match net.topology {
+        let n = spec.names.len() as u32;
+        let graph = match spec.topology {
             Topology::Star => {
-                let hub = net.hub.as_deref().and_then(idx).unwrap_or(0);
                 let mut g = UnGraph::<u32, ()>::new_undirected();
-                let nodes: Vec<NodeIndex> =
-                    (0..names.len() as u32).map(|i| g.add_node(i)).collect();
-                for i in 0..names.len() as u32 {
-                    if i != hub {
-                        g.add_edge(nodes[hub as usize], nodes[i as usize], ());
+                let nodes: Vec<NodeIndex> = (0..n).map(|i| g.add_node(i)).collect();
+                for i in 0..n {
+                    if i != spec.hub {
+                        g.add_edge(nodes[spec.hub as usize], nodes[i as usize], ());
                     }
                 }
                 Some(g)
             }
             Topology::Explicit => {
                 let mut g = UnGraph::<u32, ()>::new_undirected();
-                let nodes: Vec<NodeIndex> =
-                    (0..names.len() as u32).map(|i| g.add_node(i)).collect();
+                let nodes: Vec<NodeIndex> = (0..n).map(|i| g.add_node(i)).collect();
                 for &(a, b) in overrides.keys() {
                     g.add_edge(nodes[a as usize], nodes[b as usize], ());
                 }
@@ -130,54 +115,44 @@ impl Network {
             }
             _ => None,
         };
-        let mut partitions = vec![];
-        let mut link_faults = vec![];
-        for f in &scn.file.fault {
-            match f {
-                FaultCfg::Partition { servers, from, to } => partitions.push(Partition {
-                    from: from.us(),
-                    to: to.us(),
-                    side: servers.iter().filter_map(|s| idx(s)).collect(),
-                }),
-                FaultCfg::Link {
-                    servers,
-                    from,
-                    to,
-                    latency,
-                    loss,
-                } => {
-                    if let (Some(a), Some(b)) = (
-                        servers.first().and_then(|s| idx(s)),
-                        servers.get(1).and_then(|s| idx(s)),
-                    ) {
-                        let base = LinkModel {
-                            latency: Sampler::new(&net.latency),
-                            loss: net.loss,
-                        };
-                        let base = overrides.get(&key(a, b)).cloned().unwrap_or(base);
-                        link_faults.push(LinkFault {
-                            from: from.us(),
-                            to: to.us(),
-                            a,
-                            b,
-                            model: LinkModel {
-                                latency: latency.as_ref().map(Sampler::new).unwrap_or(base.latency),
-                                loss: loss.unwrap_or(base.loss),
-                            },
-                        });
-                    }
+        let partitions = spec
+            .partitions
+            .iter()
+            .map(|p| Partition {
+                from: p.from,
+                to: p.to,
+                side: p.side.iter().copied().collect(),
+            })
+            .collect();
+        let link_faults = spec
+            .link_faults
+            .iter()
+            .map(|f| {
+                // The pair's own model (its override, else the default) under the fault's changes.
+                let base = overrides.get(&key(f.a, f.b)).cloned().unwrap_or(LinkModel {
+                    latency: Sampler::new(&spec.latency),
+                    loss: spec.loss,
+                });
+                LinkFault {
+                    from: f.from,
+                    to: f.to,
+                    a: f.a,
+                    b: f.b,
+                    model: LinkModel {
+                        latency: f.latency.as_ref().map(Sampler::new).unwrap_or(base.latency),
+                        loss: f.loss.unwrap_or(base.loss),
+                    },
                 }
-                _ => {}
-            }
-        }
+            })
+            .collect();
         Network {
-            seed: scn.seed(),
-            names,
-            topology: net.topology,
+            seed: spec.seed,
+            names: spec.names.clone(),
+            topology: spec.topology,
             default,
-            region_of,
-            intra: mk(&net.intra_latency),
-            inter: mk(&net.inter_latency),
+            region_of: spec.region_of.clone(),
+            intra: mk(&spec.intra_latency),
+            inter: mk(&spec.inter_latency),
             overrides,
             graph,
             routes: HashMap::new(),
@@ -213,15 +188,32 @@ impl Network {
         &self.default
     }
 
-    /// Hop sequence from a to b (including both), or None when no route exists.
+    /// Hop sequence from a to b (including both), or None when no route exists (cached).
     fn route(&mut self, a: u32, b: u32) -> Option<Vec<u32>> {
-        let Some(g) = &self.graph else {
+        if self.graph.is_none() {
             return Some(vec![a, b]);
-        };
+        }
         if let Some(r) = self.routes.get(&(a, b)) {
             return r.clone();
         }
-        // Breadth-first search: fewest hops, ties by node order (deterministic).
+        let r = self.compute_route(a, b);
+        self.routes.insert((a, b), r.clone());
+        r
+    }
+
+    /// The route without touching the cache (for readers outside the model).
+    fn route_ro(&self, a: u32, b: u32) -> Option<Vec<u32>> {
+        match self.routes.get(&(a, b)) {
+            Some(r) => r.clone(),
+            None => self.compute_route(a, b),
+        }
+    }
+
+    /// Breadth-first search: fewest hops, ties by node order (deterministic).
+    fn compute_route(&self, a: u32, b: u32) -> Option<Vec<u32>> {
+        let Some(g) = &self.graph else {
+            return Some(vec![a, b]);
+        };
         let n = g.node_count();
         let mut prev = vec![u32::MAX; n];
         let mut seen = vec![false; n];
@@ -245,20 +237,17 @@ impl Network {
                 }
             }
         }
-        let r = if seen[b as usize] {
-            let mut path = vec![b];
-            let mut cur = b;
-            while cur != a {
-                cur = prev[cur as usize];
-                path.push(cur);
-            }
-            path.reverse();
-            Some(path)
-        } else {
-            None
-        };
-        self.routes.insert((a, b), r.clone());
-        r
+        if !seen[b as usize] {
+            return None;
+        }
+        let mut path = vec![b];
+        let mut cur = b;
+        while cur != a {
+            cur = prev[cur as usize];
+            path.push(cur);
+        }
+        path.reverse();
+        Some(path)
     }
 
     fn cut_by_partition(&self, a: u32, b: u32, t: Time) -> bool {
@@ -268,8 +257,8 @@ impl Network {
     }
 
     /// Whether a message from a to b could get through at time t (ignoring loss and crashes).
-    pub fn reachable(&mut self, a: u32, b: u32, t: Time) -> bool {
-        match self.route(a, b) {
+    pub fn reachable(&self, a: u32, b: u32, t: Time) -> bool {
+        match self.route_ro(a, b) {
             None => false,
             Some(path) => path
                 .windows(2)

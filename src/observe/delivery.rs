@@ -2,9 +2,10 @@
 //! delivered, when each was, by which path, and why the others were lost.
 
 use super::recorder::Observer;
+use super::Path;
 use crate::kernel::Time;
-use crate::matrix::event::{ClientId, Content, PduId};
 use crate::matrix::world::World;
+use crate::matrix::{ClientId, PduId};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Fate {
@@ -64,7 +65,7 @@ fn overlaps(a: &[(Time, Time)], b: &[(Time, Time)], lo: Time, hi: Time) -> bool 
 }
 
 /// Every pair that should be delivered, with its fate. Sorted by (sent, event ID, client).
-pub fn deliveries(obs: &Observer, w: &mut World, end: Time) -> Vec<DeliveryRow> {
+pub fn deliveries(obs: &Observer, w: &World, end: Time) -> Vec<DeliveryRow> {
     let mut rows = vec![];
     for_each_delivery(obs, w, end, |r| rows.push(r));
     sort_rows(&mut rows, w);
@@ -74,9 +75,9 @@ pub fn deliveries(obs: &Observer, w: &mut World, end: Time) -> Vec<DeliveryRow> 
 /// The order of deliveries.csv: (sent, event ID, client).
 pub fn sort_rows(rows: &mut [DeliveryRow], w: &World) {
     rows.sort_by(|a, b| {
-        (a.sent, &w.pdus[a.pdu as usize].event_id, a.client).cmp(&(
+        (a.sent, &w.sh.pdus[a.pdu].event_id, a.client).cmp(&(
             b.sent,
-            &w.pdus[b.pdu as usize].event_id,
+            &w.sh.pdus[b.pdu].event_id,
             b.client,
         ))
     });
@@ -84,7 +85,7 @@ pub fn sort_rows(rows: &mut [DeliveryRow], w: &World) {
 
 /// Every pair that should be delivered, with its fate, handed to `f` one at a time
 /// (in event then client order, unsorted) so that summary mode keeps no rows.
-pub fn for_each_delivery(obs: &Observer, w: &mut World, end: Time, mut f: impl FnMut(DeliveryRow)) {
+pub fn for_each_delivery(obs: &Observer, w: &World, end: Time, mut f: impl FnMut(DeliveryRow)) {
     let members: Vec<_> = obs
         .membership
         .iter()
@@ -96,8 +97,8 @@ pub fn for_each_delivery(obs: &Observer, w: &mut World, end: Time, mut f: impl F
         .map(|(c, v)| (*c, intervals(v, end)))
         .collect();
     for (pdu, info) in &obs.events {
-        let p = &w.pdus[*pdu as usize];
-        if !matches!(p.content, Content::Sticky { .. }) {
+        let p = &w.sh.pdus[*pdu];
+        if !p.is_sticky_kind() {
             continue;
         }
         let (room, sender, origin) = (p.room, p.sender, p.origin);
@@ -113,15 +114,15 @@ pub fn for_each_delivery(obs: &Observer, w: &mut World, end: Time, mut f: impl F
             if !overlaps(iv, on, lo, hi.max(lo + 1)) {
                 continue;
             }
-            let server = w.server_of[*client as usize];
+            let server = w.sh.dir.server_of(*client);
             let arrival = if server == origin {
-                Some((info.created, super::Path::Direct, 0))
+                Some((info.created, Path::Direct, 0))
             } else {
                 obs.arrivals.get(&(server, *pdu)).copied()
             };
             let fate = match (obs.received.get(&(*client, *pdu)), arrival) {
                 (Some(ct), arr) => {
-                    let (st, path, attempts) = arr.unwrap_or((*ct, super::Path::Transitive, 0));
+                    let (st, path, attempts) = arr.unwrap_or((*ct, Path::Transitive, 0));
                     Fate::Delivered {
                         server_received: st.min(*ct),
                         client_received: *ct,
@@ -141,10 +142,7 @@ pub fn for_each_delivery(obs: &Observer, w: &mut World, end: Time, mut f: impl F
                 // Soft-failed where nothing will re-evaluate it.
                 (None, None)
                     if obs.soft_failed.contains(&(server, *pdu))
-                        && !w.servers[server as usize]
-                            .cfg
-                            .inbound
-                            .reevaluate_soft_failed =>
+                        && !w.servers[server].cfg.inbound.reevaluate_soft_failed =>
                 {
                     Fate::Lost {
                         cause: "soft_failed",
@@ -166,8 +164,8 @@ pub fn for_each_delivery(obs: &Observer, w: &mut World, end: Time, mut f: impl F
                         }
                     } else if obs.soft_failed.contains(&(server, *pdu)) {
                         "soft_failed"
-                    } else if !w.reachable_at(origin, server, info.origin_end)
-                        || w.was_down(origin, info.origin_end)
+                    } else if !obs.reachable_at(w, origin, server, info.origin_end)
+                        || obs.was_down(origin, info.origin_end)
                     {
                         "unreachable"
                     } else {

@@ -4,11 +4,11 @@
 use super::delivery::{DeliveryRow, Fate, CAUSES};
 use super::recorder::Observer;
 use super::stats::{mean, percentile, LogHistogram};
-use super::{Outcome, Path};
+use super::{Metrics, Path};
 use crate::kernel::Time;
-use crate::matrix::event::{PduId, RoomId, ServerId};
+use crate::matrix::msg::Outcome;
 use crate::matrix::world::World;
-use crate::run::Metrics;
+use crate::matrix::{MapKey, PduId, RoomId, ServerId};
 use std::collections::BTreeMap;
 
 fn put(m: &mut Metrics, name: &str, v: Option<f64>) {
@@ -248,14 +248,19 @@ pub fn compute_with(
 
     // convergence.*
     let mut ttc: Vec<f64> = obs
+        .open
         .writes
         .iter()
         .filter_map(|x| x.converged.map(|c| ms(c - x.sent)))
         .collect();
-    m.insert("convergence.writes".into(), obs.writes.len() as f64);
+    m.insert("convergence.writes".into(), obs.open.writes.len() as f64);
     m.insert(
         "convergence.unconverged_writes".into(),
-        obs.writes.iter().filter(|x| x.converged.is_none()).count() as f64,
+        obs.open
+            .writes
+            .iter()
+            .filter(|x| x.converged.is_none())
+            .count() as f64,
     );
     dist_metrics(
         &mut m,
@@ -281,10 +286,11 @@ pub fn compute_with(
     );
 
     // rtc.*
-    if !w.participants.is_empty() {
-        m.insert("rtc.participants".into(), w.participants.len() as f64);
-        m.insert("rtc.crashes".into(), obs.crashes.len() as f64);
+    if obs.participants > 0 {
+        m.insert("rtc.participants".into(), obs.participants as f64);
+        m.insert("rtc.crashes".into(), obs.open.crashes.len() as f64);
         let mut ghosts: Vec<f64> = obs
+            .open
             .crashes
             .values()
             .filter_map(|(_, c, g)| g.map(|g| ms(g - c)))
@@ -295,7 +301,7 @@ pub fn compute_with(
         }
         m.insert(
             "rtc.ghosts_at_end".into(),
-            obs.crashes.values().filter(|c| c.2.is_none()).count() as f64,
+            obs.open.crashes.values().filter(|c| c.2.is_none()).count() as f64,
         );
         dist_metrics(
             &mut m,
@@ -316,6 +322,7 @@ pub fn compute_with(
             },
         );
         let mut vis: Vec<f64> = obs
+            .open
             .rtc_joins
             .values()
             .filter_map(|(_, _, t, v)| v.map(|v| ms(v - t)))
@@ -349,7 +356,7 @@ pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
     type Spans = Vec<(PduId, Time, Time)>;
     let mut per: BTreeMap<(ServerId, RoomId), Spans> = BTreeMap::new();
     for s in &obs.server_sticky {
-        let room = w.pdus[s.pdu as usize].room;
+        let room = w.sh.pdus[s.pdu].room;
         per.entry((s.server, room))
             .or_default()
             .push((s.pdu, s.from, s.to.min(end)));
@@ -369,7 +376,7 @@ pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
             }
         }
         changes.sort_by_key(|c| (c.0, c.2, c.1));
-        let mut keys: BTreeMap<crate::matrix::map::MapKey, Live> = BTreeMap::new();
+        let mut keys: BTreeMap<MapKey, Live> = BTreeMap::new();
         let mut live_total = 0usize;
         let mut actionable = 0usize;
         let mut run_start: Option<Time> = None;
@@ -379,11 +386,11 @@ pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
             while i < changes.len() && changes[i].0 == t {
                 let (_, p, start) = changes[i];
                 i += 1;
-                let (Some(k), Some((o, id))) = (w.map_key(p), w.pdus[p as usize].map_order())
-                else {
+                let ev = &w.sh.pdus[p];
+                let (Some(k), Some((o, id))) = (ev.map_key(), ev.map_order()) else {
                     continue;
                 };
-                let entry = ((o, id.to_string()), w.pdus[p as usize].is_leave(), p);
+                let entry = ((o, id.to_string()), ev.is_leave(), p);
                 let set = keys.entry(k).or_default();
                 let was = set.last().is_some_and(|e| !e.1);
                 if start {

@@ -1,12 +1,34 @@
-//! The observer: consumes the world's [`Obs`] log after every step, samples the world at
-//! every `sample_interval`, and keeps what the metrics and CSV files need.
+//! The recorder: consumes the model's probes after every step, samples the world at every
+//! `sample_interval`, and keeps what the metrics and CSV files need.
 
-use super::{Obs, Path, SendAttempt};
+use super::convergence::{view_agreement, Open};
+use super::Path;
 use crate::kernel::Time;
-use crate::matrix::event::{ClientId, PduId, RoomId, ServerId};
-use crate::matrix::map::{MapKey, Top};
+use crate::matrix::msg::Outcome;
+use crate::matrix::probe::{AttemptDone, Probe, Synced, Unqueued, Wire};
 use crate::matrix::world::World;
+use crate::matrix::{ClientId, PduId, ReqTag, RoomId, ServerId};
+use crate::matrix::{MapKey, Top};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// One `/send` attempt (a row of federation.csv).
+#[derive(Clone, Debug)]
+pub struct SendRow {
+    pub t: Time,
+    pub origin: ServerId,
+    pub destination: ServerId,
+    pub txn_id: u64,
+    pub attempt: u32,
+    pub pdus: u32,
+    pub sticky_pdus: u32,
+    pub bytes: u64,
+    pub outcome: Outcome,
+    pub retry_after: Option<Time>,
+    pub next_attempt: Option<Time>,
+}
+
+/// Bytes of a `/send`: its events plus a fixed envelope.
+pub const SEND_ENVELOPE_BYTES: u64 = 200;
 
 #[derive(Clone, Debug)]
 pub struct SyncRow {
@@ -46,15 +68,6 @@ pub struct EventInfo {
     pub origin_end: Time,
 }
 
-/// One sticky write followed to convergence.
-#[derive(Clone, Debug)]
-pub struct Write {
-    pub pdu: PduId,
-    pub key: MapKey,
-    pub sent: Time,
-    pub converged: Option<Time>,
-}
-
 /// A sticky event accepted by a server (for the spam window).
 #[derive(Clone, Debug)]
 pub struct ServerSticky {
@@ -66,7 +79,7 @@ pub struct ServerSticky {
 
 #[derive(Default)]
 pub struct Observer {
-    pub fed: Vec<SendAttempt>,
+    pub fed: Vec<SendRow>,
     pub max_queue_depth: usize,
     pub syncs: Vec<SyncRow>,
     pub inactionable: u64,
@@ -77,6 +90,7 @@ pub struct Observer {
     pub received: HashMap<(ClientId, PduId), Time>,
     pub dropped: HashSet<(ServerId, PduId)>,
     pub never_sent: HashSet<(ServerId, PduId)>,
+    /// (dest, pdu) -> whether dest could be reached when it expired in the queue.
     pub queue_expired: HashMap<(ServerId, PduId), bool>,
     pub soft_failed: HashSet<(ServerId, PduId)>,
     /// Ground-truth membership and online intervals: (time, state) changes.
@@ -84,27 +98,20 @@ pub struct Observer {
     pub online_changes: BTreeMap<ClientId, Vec<(Time, bool)>>,
     pub online: Vec<bool>,
     pub room_members: BTreeMap<RoomId, BTreeSet<ClientId>>,
-    /// What each client's map shows per key now: key -> client -> top (lookup only).
-    pub tops: HashMap<MapKey, HashMap<ClientId, Top>>,
-    /// Live (joined and online) clients of each room, sorted by id; indexed by room.
-    live: Vec<Vec<ClientId>>,
-    /// Rooms each client is joined to (ground truth).
-    rooms_of: BTreeMap<ClientId, BTreeSet<RoomId>>,
-    /// Participants whose join is not yet visible to all, by key (an index of `rtc_joins`).
-    joins_open: BTreeMap<MapKey, Vec<u32>>,
-    /// Crashed participants still shown somewhere, by key (an index of `crashes`).
-    crashes_open: BTreeMap<MapKey, Vec<u32>>,
-    pub writes: Vec<Write>,
-    pending_writes: BTreeMap<MapKey, Vec<usize>>,
-    /// participant -> (key, first join pdu, time, visible-to-all time).
-    pub rtc_joins: BTreeMap<u32, (MapKey, PduId, Time, Option<Time>)>,
-    /// participant -> (key, crash time, gone time).
-    pub crashes: BTreeMap<u32, (MapKey, Time, Option<Time>)>,
+    /// Down intervals of each server (crashes), end None while down.
+    pub down: BTreeMap<ServerId, Vec<(Time, Option<Time>)>>,
+    /// Convergence, joins and ghosts: the open questions and their answers.
+    pub open: Open,
     pub server_sticky: Vec<ServerSticky>,
     pub leaves: Vec<Time>,
+    pub participants: u32,
+    /// Joins sent by participants, by request tag, until their event is created.
+    pending_joins: HashMap<ReqTag, (u32, MapKey)>,
     pub conv: Vec<ConvRow>,
     pub series: Vec<SeriesRow>,
     pub end_views_divergent: u32,
+    /// Messages on the wire, in the model's order (`--trace`).
+    pub wire: Vec<Wire>,
 }
 
 impl Observer {
@@ -115,44 +122,46 @@ impl Observer {
         }
     }
 
-    /// Consume everything the world logged since the last call.
+    /// Consume everything the model reported since the last call.
     pub fn drain(&mut self, w: &mut World) {
-        if w.log.is_empty() {
+        if w.sh.probes.is_empty() {
             return;
         }
-        let log = std::mem::take(&mut w.log);
-        for o in log {
-            self.consume(w, o);
+        let mut log = w.sh.probes.take();
+        for p in log.drain(..) {
+            self.consume(w, p);
         }
+        w.sh.probes.give_back(log);
     }
 
-    /// Live (joined and online) clients of a room, sorted by id.
-    fn live_members(&self, room: RoomId) -> &[ClientId] {
-        self.live.get(room as usize).map_or(&[], |v| v.as_slice())
+    /// Whether server `s` was down at time `t`.
+    pub fn was_down(&self, s: ServerId, t: Time) -> bool {
+        self.down
+            .get(&s)
+            .is_some_and(|ivs| ivs.iter().any(|(a, b)| *a <= t && b.is_none_or(|b| t < b)))
     }
 
-    /// Add or remove one client in a room's live list.
-    fn set_live(&mut self, room: RoomId, client: ClientId, live: bool) {
-        if self.live.len() <= room as usize {
-            self.live.resize_with(room as usize + 1, Vec::new);
-        }
-        let v = &mut self.live[room as usize];
-        match (v.binary_search(&client), live) {
-            (Err(i), true) => v.insert(i, client),
-            (Ok(i), false) => {
-                v.remove(i);
-            }
-            _ => {}
-        }
+    /// Whether a message from `a` could have reached `b` at time `t`: a route, no
+    /// partition, and `b` not down.
+    pub fn reachable_at(&self, w: &World, a: ServerId, b: ServerId, t: Time) -> bool {
+        w.sh.net.reachable(a.0, b.0, t) && !self.was_down(b, t)
     }
 
-    fn order_of(w: &World, pdu: PduId) -> Option<(i64, &str)> {
-        w.pdus[pdu as usize].map_order()
-    }
-
-    fn consume(&mut self, w: &World, o: Obs) {
-        match o {
-            Obs::Created { pdu, t, origin_end } => {
+    fn consume(&mut self, w: &World, p: Probe) {
+        match p {
+            Probe::Created {
+                pdu,
+                t,
+                origin_end,
+                tag,
+            } => {
+                let ev = &w.sh.pdus[pdu];
+                if let Some((participant, key)) = tag.and_then(|g| self.pending_joins.remove(&g)) {
+                    self.open.rtc_join(w, participant, key, pdu, t);
+                }
+                if ev.is_leave() {
+                    self.leaves.push(t);
+                }
                 if let Some(end) = origin_end {
                     self.events.insert(
                         pdu,
@@ -161,128 +170,77 @@ impl Observer {
                             origin_end: end,
                         },
                     );
-                    if let Some(key) = w.map_key(pdu) {
-                        let i = self.writes.len();
-                        self.writes.push(Write {
-                            pdu,
-                            key: key.clone(),
-                            sent: t,
-                            converged: None,
-                        });
-                        self.pending_writes.entry(key).or_default().push(i);
+                    if let Some(key) = ev.map_key() {
+                        self.open.write(pdu, key, t, end);
                     }
                 }
             }
-            Obs::ServerAccepted {
+            Probe::Accepted {
                 server,
                 pdu,
                 t,
-                path,
-                attempts,
+                arrival,
                 end_at,
             } => {
-                self.arrivals
-                    .entry((server, pdu))
-                    .or_insert((t, path, attempts));
-                if let Some(end) = end_at {
-                    self.server_sticky.push(ServerSticky {
-                        server,
-                        pdu,
-                        from: t,
-                        to: end,
-                    });
-                }
-            }
-            Obs::Dropped { server, pdu, .. } => {
-                self.dropped.insert((server, pdu));
-            }
-            Obs::NeverSent { dest, pdu, .. } => {
-                self.never_sent.insert((dest, pdu));
-            }
-            Obs::QueueExpired {
-                dest,
-                pdu,
-                reachable,
-                ..
-            } => {
-                self.queue_expired.insert((dest, pdu), reachable);
-            }
-            Obs::SoftFailed { server, pdu, .. } => {
-                self.soft_failed.insert((server, pdu));
-            }
-            Obs::Send(a) => self.fed.push(a),
-            Obs::QueueDepth { depth, .. } => self.max_queue_depth = self.max_queue_depth.max(depth),
-            Obs::Sync {
-                t,
-                client,
-                room_count,
-                timeline_events,
-                sticky_events,
-                bytes,
-                gappy,
-                applied,
-            } => {
-                let mut inact = 0;
-                for a in &applied {
-                    self.received.entry((client, a.pdu)).or_insert(t);
-                    if !a.actionable {
-                        inact += 1;
-                    }
-                }
-                self.inactionable += inact as u64;
-                self.syncs.push(SyncRow {
+                self.arrivals.entry((server, pdu)).or_insert((
                     t,
-                    client,
-                    room_count,
-                    timeline_events,
-                    sticky_events,
-                    inactionable: inact,
-                    bytes,
-                    gappy,
+                    Path::of(arrival),
+                    arrival.attempts,
+                ));
+                self.server_sticky.push(ServerSticky {
+                    server,
+                    pdu,
+                    from: t,
+                    to: end_at,
                 });
             }
-            Obs::MapTop {
+            Probe::Dropped { server, pdu, .. } => {
+                self.dropped.insert((server, pdu));
+            }
+            Probe::NotQueued { dest, pdu, .. } => {
+                self.never_sent.insert((dest, pdu));
+            }
+            Probe::Unqueued {
+                origin,
+                dest,
+                pdu,
+                t,
+                origin_end,
+                why,
+            } => {
+                // Taken out by catch-up while still sticky: never sent. Else it expired
+                // waiting; whether `dest` could be reached then tells `expired_in_queue`
+                // from `unreachable`.
+                if why == Unqueued::CatchUp && origin_end > t {
+                    self.never_sent.insert((dest, pdu));
+                } else {
+                    let reachable = self.reachable_at(w, origin, dest, origin_end);
+                    self.queue_expired.insert((dest, pdu), reachable);
+                }
+            }
+            Probe::SoftFailed { server, pdu, .. } => {
+                self.soft_failed.insert((server, pdu));
+            }
+            Probe::Attempt(a) => self.fed.push(send_row(w, &a)),
+            Probe::QueueDepth { depth, .. } => {
+                self.max_queue_depth = self.max_queue_depth.max(depth)
+            }
+            Probe::Synced(s) => self.synced(w, *s),
+            Probe::MapTop {
                 client,
                 key,
                 t,
                 top,
-            } => {
-                match top {
-                    Some(tp) => match self.tops.get_mut(&key) {
-                        Some(m) => {
-                            m.insert(client, tp);
-                        }
-                        None => {
-                            self.tops.insert(key.clone(), HashMap::from([(client, tp)]));
-                        }
-                    },
-                    None => {
-                        if let Some(m) = self.tops.get_mut(&key) {
-                            m.remove(&client);
-                        }
-                    }
-                }
-                self.check_key(w, &key, t);
-            }
-            Obs::ClientOnline { client, online, t } => {
-                self.online[client as usize] = online;
+            } => self.open.map_top(w, client, key, t, top),
+            Probe::ClientOnline { client, online, t } => {
+                self.online[client.ix()] = online;
                 self.online_changes
                     .entry(client)
                     .or_default()
                     .push((t, online));
-                let rooms: Vec<RoomId> = self
-                    .rooms_of
-                    .get(&client)
-                    .map(|s| s.iter().copied().collect())
-                    .unwrap_or_default();
-                for &r in &rooms {
-                    self.set_live(r, client, online);
-                }
-                for r in rooms {
-                    self.check_room(w, r, t);
-                }
+                self.open.set_online(w, client, online, t);
             }
-            Obs::Membership {
+            Probe::Membership {
                 user,
                 room,
                 joined,
@@ -294,150 +252,107 @@ impl Observer {
                     .push((t, joined));
                 if joined {
                     self.room_members.entry(room).or_default().insert(user);
-                    self.rooms_of.entry(user).or_default().insert(room);
-                } else {
-                    if let Some(m) = self.room_members.get_mut(&room) {
-                        m.remove(&user);
-                    }
-                    if let Some(m) = self.rooms_of.get_mut(&user) {
-                        m.remove(&room);
-                    }
+                } else if let Some(m) = self.room_members.get_mut(&room) {
+                    m.remove(&user);
                 }
-                let live = joined && self.online[user as usize];
-                self.set_live(room, user, live);
-                self.check_room(w, room, t);
+                let online = self.online[user.ix()];
+                self.open.set_member(w, user, room, joined, online, t);
             }
-            Obs::RtcJoin {
+            Probe::ServerDown { server, t } => self.down.entry(server).or_default().push((t, None)),
+            Probe::ServerUp { server, t } => {
+                if let Some(last) = self.down.entry(server).or_default().last_mut() {
+                    last.1 = Some(t);
+                }
+            }
+            Probe::RtcPlanned { .. } => self.participants += 1,
+            Probe::RtcJoinSent {
                 participant,
                 key,
-                pdu,
-                t,
+                tag,
             } => {
-                if let std::collections::btree_map::Entry::Vacant(e) =
-                    self.rtc_joins.entry(participant)
-                {
-                    e.insert((key.clone(), pdu, t, None));
-                    let open = self.joins_open.entry(key.clone()).or_default();
-                    if let Err(i) = open.binary_search(&participant) {
-                        open.insert(i, participant);
-                    }
-                }
-                self.check_key(w, &key, t);
+                self.pending_joins.insert(tag, (participant, key));
             }
-            Obs::RtcCrash {
+            Probe::RtcCrash {
                 participant,
                 key,
                 t,
-            } => {
-                if let Some((old, _, None)) =
-                    self.crashes.insert(participant, (key.clone(), t, None))
-                {
-                    remove_open(&mut self.crashes_open, &old, participant);
-                }
-                let open = self.crashes_open.entry(key.clone()).or_default();
-                if let Err(i) = open.binary_search(&participant) {
-                    open.insert(i, participant);
-                }
-                self.check_key(w, &key, t);
+            } => self.open.rtc_crash(w, participant, key, t),
+            Probe::Wire(m) => self.wire.push(*m),
+        }
+    }
+
+    /// A client applied a sync response: what it changed in the map first (as its own
+    /// probes would), then the response's row and which sticky events were actionable.
+    fn synced(&mut self, w: &World, s: Synced) {
+        let Synced {
+            t,
+            client,
+            resp,
+            changes,
+        } = s;
+        for (key, before, after) in &changes {
+            if after != before {
+                self.open.map_top(w, client, key.clone(), t, after.clone());
             }
-            Obs::LeaveSent { t, .. } => self.leaves.push(t),
         }
-    }
-
-    fn check_room(&mut self, w: &World, room: RoomId, t: Time) {
-        // The keys of this room with an open question, in key order.
-        let mut all: BTreeSet<MapKey> = BTreeSet::new();
-        all.extend(keys_in_room(&self.pending_writes, room).cloned());
-        all.extend(keys_in_room(&self.joins_open, room).cloned());
-        all.extend(keys_in_room(&self.crashes_open, room).cloned());
-        for k in all {
-            self.check_key(w, &k, t);
-        }
-    }
-
-    /// Re-check every open question about one key: pending writes, joins, ghosts.
-    fn check_key(&mut self, w: &World, key: &MapKey, t: Time) {
-        let live: &[ClientId] = self
-            .live
-            .get(key.room as usize)
-            .map_or(&[], |v| v.as_slice());
-        let tops = self.tops.get(key);
-        let top_of = |c: &ClientId| tops.and_then(|m| m.get(c));
-        if let Some(list) = self.pending_writes.get_mut(key) {
-            let mut still = vec![];
-            for &i in list.iter() {
-                let wr = &self.writes[i];
-                let Some(order) = Self::order_of(w, wr.pdu) else {
+        let changed: BTreeMap<&MapKey, (&Option<Top>, &Option<Top>)> =
+            changes.iter().map(|(k, b, a)| (k, (b, a))).collect();
+        let pdus = &w.sh.pdus;
+        let mut inact = 0;
+        let (mut timeline_events, mut sticky_events, mut gappy) = (0, 0, false);
+        // Bytes of the response: an envelope, each room's part, each event, and each
+        // remaining-time field.
+        let mut bytes: u64 = 200;
+        for part in &resp.rooms {
+            timeline_events += part.timeline.len() as u32;
+            sticky_events += part.sticky.len() as u32;
+            gappy |= part.limited;
+            bytes += 100;
+            bytes += part
+                .timeline
+                .iter()
+                .map(|p| u64::from(pdus[*p].bytes))
+                .sum::<u64>();
+            bytes += 40 * part.timeline_remaining.len() as u64;
+            bytes += part
+                .sticky
+                .iter()
+                .map(|(p, _)| u64::from(pdus[*p].bytes) + 40)
+                .sum::<u64>();
+            for (pdu, _) in part.timeline_remaining.iter().chain(&part.sticky) {
+                let Some(key) = pdus[*pdu].map_key() else {
                     continue;
                 };
-                let holds = live.iter().all(|c| {
-                    top_of(c)
-                        .and_then(|tp| Self::order_of(w, tp.pdu))
-                        .is_some_and(|o| o >= order)
-                });
-                if holds {
-                    self.writes[i].converged = Some(t);
-                } else if self.events.get(&wr.pdu).is_none_or(|e| e.origin_end > t) {
-                    still.push(i);
+                let (before, after) = changed.get(&key).copied().unwrap_or((&None, &None));
+                // Actionable: it is what the key now shows, and what the key shows changed.
+                let actionable = after.as_ref().is_some_and(|a| a.pdu == *pdu)
+                    && before != after
+                    && (after.as_ref().is_some_and(|a| a.active)
+                        || before.as_ref().is_some_and(|b| b.active));
+                self.received.entry((client, *pdu)).or_insert(t);
+                if !actionable {
+                    inact += 1;
                 }
-            }
-            if still.is_empty() {
-                self.pending_writes.remove(key);
-            } else {
-                *list = still;
             }
         }
-        if let Some(open) = self.joins_open.get_mut(key) {
-            open.retain(|p| {
-                let Some((_, pdu, _, vis)) = self.rtc_joins.get_mut(p) else {
-                    return false;
-                };
-                let Some(order) = w.pdus[*pdu as usize].map_order() else {
-                    return true;
-                };
-                let shows = live.iter().filter(|c| **c != key.sender).all(|c| {
-                    top_of(c).is_some_and(|tp| {
-                        tp.active
-                            && w.pdus[tp.pdu as usize]
-                                .map_order()
-                                .is_some_and(|o| o >= order)
-                    })
-                });
-                if shows {
-                    *vis = Some(t);
-                }
-                !shows
-            });
-            if open.is_empty() {
-                self.joins_open.remove(key);
-            }
-        }
-        if let Some(open) = self.crashes_open.get_mut(key) {
-            open.retain(|p| {
-                let Some((_, crash_t, gone)) = self.crashes.get_mut(p) else {
-                    return false;
-                };
-                if t < *crash_t {
-                    return true;
-                }
-                let anyone = live.iter().any(|c| top_of(c).is_some_and(|tp| tp.active));
-                if !anyone {
-                    *gone = Some(t);
-                }
-                anyone
-            });
-            if open.is_empty() {
-                self.crashes_open.remove(key);
-            }
-        }
+        self.inactionable += inact as u64;
+        self.syncs.push(SyncRow {
+            t,
+            client,
+            room_count: resp.rooms.len() as u32,
+            timeline_events,
+            sticky_events,
+            inactionable: inact,
+            bytes,
+            gappy,
+        });
     }
 
     /// Record the state of the world at a sample instant.
-    pub fn sample(&mut self, w: &mut World, t: Time) {
-        let rooms: Vec<RoomId> = (0..w.rooms.len() as RoomId).collect();
-        for room in rooms {
-            let live = self.live_members(room);
-            let (distinct, frac) = view_agreement(w, room, live, t);
+    pub fn sample(&mut self, w: &World, t: Time) {
+        for room in w.sh.dir.rooms.ids() {
+            let live = self.open.live_members(room);
+            let (distinct, frac) = view_agreement(w, live, room, t);
             self.conv.push(ConvRow {
                 t,
                 room,
@@ -446,15 +361,13 @@ impl Observer {
                 agreeing_pair_fraction: frac,
             });
         }
-        for s in 0..w.servers.len() as ServerId {
-            let tokens = w.min_tokens(s, t);
-            let sv = &w.servers[s as usize];
+        for (s, sv) in w.servers.enumerate() {
             self.series.push(SeriesRow {
                 t,
                 server: s,
                 queue_depth: sv.queue_depth(),
-                in_backoff: sv.dests.values().any(|d| d.in_backoff(t)),
-                tokens,
+                in_backoff: sv.any_backoff(t),
+                tokens: sv.buckets.min_tokens_at(&sv.cfg.inbound, t),
                 deferred: sv.deferred.len(),
             });
         }
@@ -462,63 +375,35 @@ impl Observer {
 
     /// Views at the end of the run: rooms whose live clients disagree.
     pub fn finish(&mut self, w: &World, t: Time) {
-        let mut n = 0;
-        for room in 0..w.rooms.len() as RoomId {
-            let live = self.live_members(room);
-            if view_agreement(w, room, live, t).0 > 1 {
-                n += 1;
-            }
-        }
-        self.end_views_divergent = n;
+        self.end_views_divergent =
+            w.sh.dir
+                .rooms
+                .ids()
+                .filter(|r| view_agreement(w, self.open.live_members(*r), *r, t).0 > 1)
+                .count() as u32;
     }
 }
 
-/// (distinct views, fraction of client pairs that agree) among `live` clients of a room.
-pub fn view_agreement(w: &World, room: RoomId, live: &[ClientId], t: Time) -> (u32, f64) {
-    // A view is its winning events in key order: each event has one key, so two views are
-    // equal exactly when their event lists are.
-    let mut groups: BTreeMap<Vec<PduId>, u32> = BTreeMap::new();
-    let mut v: Vec<PduId> = vec![];
-    for c in live {
-        w.clients[*c as usize].map.view_pdus_into(room, t, &mut v);
-        match groups.get_mut(&v) {
-            Some(n) => *n += 1,
-            None => {
-                groups.insert(v.clone(), 1);
-            }
-        }
-    }
-    let n = live.len() as f64;
-    let pairs = n * (n - 1.0) / 2.0;
-    let agree: f64 = groups
-        .values()
-        .map(|g| (*g as f64) * (*g as f64 - 1.0) / 2.0)
-        .sum();
-    let frac = if pairs > 0.0 { agree / pairs } else { 1.0 };
-    (groups.len() as u32, frac)
-}
-
-/// The keys of one room in a map ordered by key (room first).
-fn keys_in_room<V>(m: &BTreeMap<MapKey, V>, room: RoomId) -> impl Iterator<Item = &MapKey> {
-    let lo = MapKey {
-        room,
-        sender: 0,
-        ev_type: 0,
-        sticky_key: String::new(),
-    };
-    m.range(lo..)
-        .take_while(move |(k, _)| k.room == room)
-        .map(|(k, _)| k)
-}
-
-/// Take a participant out of an open-question index.
-fn remove_open(m: &mut BTreeMap<MapKey, Vec<u32>>, key: &MapKey, p: u32) {
-    if let Some(v) = m.get_mut(key) {
-        if let Ok(i) = v.binary_search(&p) {
-            v.remove(i);
-        }
-        if v.is_empty() {
-            m.remove(key);
-        }
+/// One attempt as a row of federation.csv.
+fn send_row(w: &World, a: &AttemptDone) -> SendRow {
+    let pdus = &w.sh.pdus;
+    let body = &a.body;
+    SendRow {
+        t: a.t,
+        origin: body.origin,
+        destination: a.dest,
+        txn_id: body.id.0,
+        attempt: body.attempt,
+        pdus: body.pdus.len() as u32,
+        sticky_pdus: body.pdus.iter().filter(|e| pdus[e.pdu].is_sticky()).count() as u32,
+        bytes: body
+            .pdus
+            .iter()
+            .map(|e| u64::from(pdus[e.pdu].bytes))
+            .sum::<u64>()
+            + SEND_ENVELOPE_BYTES,
+        outcome: a.outcome,
+        retry_after: a.retry_after,
+        next_attempt: a.next_attempt,
     }
 }

@@ -4,3 +4,4 @@ pub mod files;
 pub mod plots;
 pub mod report;
 pub mod sequence;
+pub mod trace;

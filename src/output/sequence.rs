@@ -8,7 +8,7 @@
 //! carrying no event (empty long-poll timeouts), repeated sync failures while a server
 //! is down, and the answers to client requests.
 
-use crate::matrix::trace::TraceMsg;
+use super::trace::TraceMsg;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

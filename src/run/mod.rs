@@ -8,12 +8,10 @@ use crate::kernel::{Simulation, Time};
 use crate::matrix::world::World;
 use crate::observe::recorder::Observer;
 use crate::scenario::{RecordsMode, Scenario};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Every scalar metric by its SPEC 3 name (e.g. "delivery.latency_ms.p99").
-pub type Metrics = BTreeMap<String, f64>;
+pub use crate::observe::Metrics;
 
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -45,6 +43,8 @@ pub struct Finished {
     pub events: u64,
     pub wall_s: f64,
     pub end: Time,
+    /// The trace uses the MSC's unstable names.
+    pub unstable_names: bool,
 }
 
 /// Run the model to the scenario's end.
@@ -55,29 +55,29 @@ pub fn simulate(
     progress: bool,
 ) -> anyhow::Result<Finished> {
     let started = Instant::now();
-    let (mut world, initial) = World::build(scn, trace)?;
-    world.unstable_names = unstable_names;
+    let built = crate::app::build(scn, trace)?;
     let end = scn.file.simulation.duration.us();
     let interval = scn.file.simulation.sample_interval.us().max(1);
-    let mut observer = Observer::new(world.clients.len());
-    let mut sim = Simulation::with_capacity(world, 1 << 12);
-    for (t, ev) in initial {
+    let mut observer = Observer::new(built.sim.world.clients.len());
+    let mut sim = Simulation::with_capacity(built.sim, 1 << 12);
+    for (t, ev) in built.initial {
         sim.schedule_at(t, ev);
     }
-    observer.drain(&mut sim.model);
+    observer.drain(&mut sim.model.world);
     let bar = progress.then(|| progress_bar(end));
     let mut next_sample = interval;
     loop {
         let next = sim.next_time();
         // Samples see the state after every event at or before their instant.
         while next_sample <= end && next.is_none_or(|t| t > next_sample) {
-            observer.sample(&mut sim.model, next_sample);
+            sim.model.world.refill_buckets_for_sampling(next_sample);
+            observer.sample(&sim.model.world, next_sample);
             next_sample += interval;
         }
         match next {
             Some(t) if t <= end => {
                 sim.step();
-                observer.drain(&mut sim.model);
+                observer.drain(&mut sim.model.world);
                 if let Some(b) = &bar {
                     if sim.handled() % 65_536 == 0 {
                         b.set_position(t / 1_000_000);
@@ -97,15 +97,15 @@ pub fn simulate(
         b.finish_and_clear();
     }
     let events = sim.handled();
-    let mut world = sim.model;
+    let world = sim.model.world;
     observer.finish(&world, end);
-    world.log.clear();
     Ok(Finished {
         world,
         observer,
         events,
         wall_s: started.elapsed().as_secs_f64(),
         end,
+        unstable_names,
     })
 }
 

@@ -1,266 +1,183 @@
-//! Workloads: what clients do. Each turns its scenario table into scheduled actions;
-//! MatrixRTC participants are then driven by the client code in `matrix/client.rs`.
+//! Workloads: what clients do. Each is built from its scenario table into the steps it
+//! schedules at the start ([`Plan`]) and, for those that react while the run goes on
+//! (MatrixRTC participants), a [`Workload`] that handles its timers and the answers to
+//! its requests. Workloads sit outside the protocol model: they act on it only through
+//! the calls a client application has ([`World::client_send`] and friends).
 
-use crate::kernel::{stream, Time};
-use crate::matrix::client::Participant;
-use crate::matrix::event::{ClientId, DurationField, RoomId, ServerId};
-use crate::matrix::world::{Action, ClientReq, Ev, World, TYPE_RTC_MEMBER};
-use crate::net::Sampler;
-use crate::scenario::{DoKind, Scenario, SendKind, WorkloadCfg};
-use rand::Rng;
+pub mod location;
+pub mod matrixrtc;
+pub mod script;
+pub mod spam;
 
-fn room_index(w: &World, name: &str) -> anyhow::Result<RoomId> {
-    w.rooms
-        .iter()
-        .position(|r| r.name == name)
-        .map(|i| i as RoomId)
-        .ok_or_else(|| anyhow::anyhow!("unknown room `{name}`"))
+use crate::kernel::{stream, Ctx, RngStream, Time};
+use crate::matrix::event::DurationField;
+use crate::matrix::msg::{AppEv, ClientReq, Ev, Input};
+use crate::matrix::world::World;
+use crate::matrix::{ClientId, EvType, ReqTag, RoomId, ServerId};
+use crate::scenario::WorkloadCfg;
+
+/// A workload that acts while the run goes on.
+pub trait Workload {
+    /// Handle one of its timers or the answer to one of its requests.
+    fn on_app(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, ev: AppEv);
 }
 
-fn client_index(w: &World, name: &str) -> anyhow::Result<ClientId> {
-    w.clients
-        .iter()
-        .position(|c| c.name == name)
-        .map(|i| i as ClientId)
-        .ok_or_else(|| anyhow::anyhow!("unknown client `{name}`"))
+/// A workload with nothing to do after planning.
+struct Planned;
+
+impl Workload for Planned {
+    fn on_app(&mut self, _: &mut World, _: &mut Ctx<'_, Ev>, _: AppEv) {}
 }
 
-fn server_index(w: &World, name: &str) -> anyhow::Result<ServerId> {
-    w.servers
-        .iter()
-        .position(|s| s.name == name)
-        .map(|i| i as ServerId)
-        .ok_or_else(|| anyhow::anyhow!("unknown server `{name}`"))
+/// Every workload of a run, by application number (the `app` of its timers and tags).
+#[derive(Default)]
+pub struct Workloads {
+    list: Vec<Box<dyn Workload>>,
 }
 
-/// Clients joined to a room at the start, in server then client order.
-fn room_clients(w: &World, room: RoomId) -> Vec<ClientId> {
-    w.clients
-        .iter()
-        .filter(|c| w.servers[c.server as usize].is_joined(room, c.id))
-        .map(|c| c.id)
-        .collect()
+impl Workloads {
+    pub fn handle(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, ev: AppEv) {
+        let app = match &ev {
+            AppEv::Timer { app, .. } => *app,
+            AppEv::Answer { tag, .. } => tag.app,
+        };
+        if let Some(wl) = self.list.get_mut(app as usize) {
+            wl.on_app(w, ctx, ev);
+        }
+    }
+}
+
+/// What a workload's planner sees: the built world (names, who is in which room) and the
+/// run's times; it appends the steps it schedules to `steps`.
+pub struct Plan<'a> {
+    pub world: &'a mut World,
+    pub seed: u64,
+    pub end: Time,
+    /// Workloads start nothing from here on (the quiet tail).
+    pub quiet_from: Time,
+    pub steps: &'a mut Vec<(Time, Ev)>,
+    /// This workload's application number.
+    pub app: u32,
+    /// This workload's position in the file (its key names).
+    pub index: usize,
+    /// MatrixRTC participants planned so far, over all workloads (they are numbered
+    /// across the run).
+    pub participants: &'a mut u32,
+}
+
+impl Plan<'_> {
+    pub fn room(&self, name: &str) -> anyhow::Result<RoomId> {
+        self.world
+            .sh
+            .dir
+            .room_id(name)
+            .ok_or_else(|| anyhow::anyhow!("unknown room `{name}`"))
+    }
+
+    pub fn client(&self, name: &str) -> anyhow::Result<ClientId> {
+        self.world
+            .sh
+            .dir
+            .client_id(name)
+            .ok_or_else(|| anyhow::anyhow!("unknown client `{name}`"))
+    }
+
+    pub fn server(&self, name: &str) -> anyhow::Result<ServerId> {
+        self.world
+            .sh
+            .dir
+            .server_id(name)
+            .ok_or_else(|| anyhow::anyhow!("unknown server `{name}`"))
+    }
+
+    pub fn event_type(&mut self, name: &str) -> EvType {
+        self.world.sh.dir.type_index(name)
+    }
+
+    /// Clients joined to a room at the start, in server then client order.
+    pub fn room_clients(&self, room: RoomId) -> Vec<ClientId> {
+        self.world
+            .clients
+            .ids()
+            .filter(|c| self.world.is_joined(room, *c))
+            .collect()
+    }
+
+    /// This workload's random stream for planning.
+    pub fn rng(&self) -> RngStream {
+        stream(self.seed, &format!("workload/{}", self.index), "plan")
+    }
+
+    /// A client sends `req` at `at`.
+    pub fn send(&mut self, at: Time, client: ClientId, req: ClientReq, tag: Option<ReqTag>) {
+        self.steps.push((
+            at,
+            Ev::Input(Input::Send {
+                client,
+                req: Box::new(req),
+                tag,
+            }),
+        ));
+    }
+
+    pub fn input(&mut self, at: Time, i: Input) {
+        self.steps.push((at, Ev::Input(i)));
+    }
+
+    pub fn timer(&mut self, at: Time, token: u64) {
+        self.steps.push((
+            at,
+            Ev::App(AppEv::Timer {
+                app: self.app,
+                token,
+            }),
+        ));
+    }
 }
 
 /// A sticky duration_ms from a duration (ms), as the sender writes it.
-fn duration_field(ms: u64) -> DurationField {
+pub fn duration_field(ms: u64) -> DurationField {
     DurationField::Ms(ms.min(i64::MAX as u64) as i64)
 }
 
-pub fn plan(
-    w: &mut World,
-    wi: usize,
-    wl: &WorkloadCfg,
-    scn: &Scenario,
-    evs: &mut Vec<(Time, Ev)>,
-) -> anyhow::Result<()> {
-    let seed = scn.seed();
-    let mut rng = stream(seed, &format!("workload/{wi}"), "plan");
-    let quiet = w.quiet_from;
-    match wl {
-        WorkloadCfg::Script(s) => {
-            let room = room_index(w, &s.room)?;
-            for a in &s.actions {
-                let at = a.at.us();
-                if let Some(server) = &a.server {
-                    let server = server_index(w, server)?;
-                    let act = match a.action {
-                        Some(DoKind::Crash) => Action::Crash { server },
-                        Some(DoKind::Restart) => Action::Restart { server },
-                        other => {
-                            anyhow::bail!("script: `do = {other:?}` needs a client, not a server")
-                        }
-                    };
-                    evs.push((at, Ev::Act(act)));
-                    continue;
-                }
-                let Some(cname) = &a.client else {
-                    anyhow::bail!(
-                        "script action at {:?} names neither client nor server",
-                        a.at
-                    )
-                };
-                let client = client_index(w, cname)?;
-                if let Some(d) = a.action {
-                    let act = match d {
-                        DoKind::Offline => Action::Offline { client },
-                        DoKind::Online => Action::Online { client },
-                        DoKind::Join => Action::Send {
-                            client,
-                            req: ClientReq::Join { room },
-                        },
-                        DoKind::LeaveRoom => Action::Send {
-                            client,
-                            req: ClientReq::Leave { room },
-                        },
-                        DoKind::Crash | DoKind::Restart => {
-                            anyhow::bail!("script: `do = {d:?}` needs a server")
-                        }
-                    };
-                    evs.push((at, Ev::Act(act)));
-                    continue;
-                }
-                let req = match a.send {
-                    Some(SendKind::Sticky) | Some(SendKind::Leave) => {
-                        let leave = a.send == Some(SendKind::Leave);
-                        let ev_type =
-                            w.type_index(a.event_type.as_deref().unwrap_or("m.rtc.member"));
-                        let duration = match &a.duration_ms {
-                            Some(toml::Value::Integer(i)) => DurationField::Ms(*i).normalise(),
-                            Some(_) => DurationField::Invalid,
-                            None => duration_field(a.duration.map(|d| d.ms()).unwrap_or(3_600_000)),
-                        };
-                        let only_to = match &a.only_to {
-                            Some(l) => Some(
-                                l.iter()
-                                    .map(|n| server_index(w, n))
-                                    .collect::<anyhow::Result<Vec<_>>>()?,
-                            ),
-                            None => None,
-                        };
-                        ClientReq::Sticky {
-                            room,
-                            ev_type,
-                            key: a.key.clone().unwrap_or_else(|| cname.clone()),
-                            duration,
-                            leave,
-                            ots_offset_ms: a.origin_ts_offset.map(|o| o.0 / 1000).unwrap_or(0),
-                            only_to,
-                            participant: None,
-                        }
-                    }
-                    Some(SendKind::Message) => ClientReq::Message { room },
-                    Some(SendKind::PowerLevels) => {
-                        let user = client_index(w, a.user.as_deref().unwrap_or(""))?;
-                        ClientReq::PowerLevels {
-                            room,
-                            user,
-                            level: a.level.unwrap_or(0),
-                        }
-                    }
-                    None => {
-                        anyhow::bail!("script action at {:?} has neither `send` nor `do`", a.at)
-                    }
-                };
-                evs.push((at, Ev::Act(Action::Send { client, req })));
+/// Plan every workload of the scenario, in file order.
+pub fn plan_all(
+    cfgs: &[WorkloadCfg],
+    world: &mut World,
+    seed: u64,
+    end: Time,
+    quiet_from: Time,
+    steps: &mut Vec<(Time, Ev)>,
+) -> anyhow::Result<Workloads> {
+    let mut out = Workloads::default();
+    let mut participants = 0;
+    for (index, cfg) in cfgs.iter().enumerate() {
+        let mut plan = Plan {
+            world: &mut *world,
+            seed,
+            end,
+            quiet_from,
+            steps: &mut *steps,
+            app: index as u32,
+            index,
+            participants: &mut participants,
+        };
+        let wl: Box<dyn Workload> = match cfg {
+            WorkloadCfg::Script(s) => {
+                script::plan(&mut plan, s)?;
+                Box::new(Planned)
             }
-        }
-        WorkloadCfg::Spam(s) => {
-            let room = room_index(w, &s.room)?;
-            let client = client_index(w, &s.client)?;
-            let ev_type = w.type_index(&s.event_type);
-            let rate = s.rate.max(1e-9);
-            let count = s.count.unwrap_or(u64::MAX);
-            let stop = s.to.map(|t| t.us()).unwrap_or(quiet).min(quiet);
-            let mut i = 0u64;
-            while i < count {
-                let at = s.start.us() + ((i as f64) * 1e6 / rate).round() as Time;
-                if at >= stop || at >= w.end {
-                    break;
-                }
-                let key = if s.distinct_keys {
-                    format!("spam{i}")
-                } else {
-                    "spam".into()
-                };
-                let req = ClientReq::Sticky {
-                    room,
-                    ev_type,
-                    key,
-                    duration: duration_field(s.duration.ms()),
-                    leave: false,
-                    ots_offset_ms: s.origin_ts_offset.0 / 1000,
-                    only_to: None,
-                    participant: None,
-                };
-                evs.push((at, Ev::Act(Action::Send { client, req })));
-                i += 1;
+            WorkloadCfg::Spam(s) => {
+                spam::plan(&mut plan, s)?;
+                Box::new(Planned)
             }
-        }
-        WorkloadCfg::Location(l) => {
-            let room = room_index(w, &l.room)?;
-            let clients = room_clients(w, room);
-            if clients.is_empty() {
-                anyhow::bail!("location: room `{}` has no clients", l.room);
+            WorkloadCfg::Location(l) => {
+                location::plan(&mut plan, l)?;
+                Box::new(Planned)
             }
-            let ev_type = w.type_index("m.beacon");
-            let start = Sampler::new(&l.start);
-            let share = Sampler::new(&l.share_for);
-            for n in 0..l.sharers {
-                let client = clients[n as usize % clients.len()];
-                let t0 = start.sample(&mut rng);
-                let t1 = (t0 + share.sample(&mut rng)).min(quiet);
-                let key = format!("loc{wi}.{n}");
-                let mut t = t0;
-                while t < t1 {
-                    let req = ClientReq::Sticky {
-                        room,
-                        ev_type,
-                        key: key.clone(),
-                        duration: duration_field(l.sticky_duration.ms()),
-                        leave: false,
-                        ots_offset_ms: 0,
-                        only_to: None,
-                        participant: None,
-                    };
-                    evs.push((t, Ev::Act(Action::Send { client, req })));
-                    t += l.update_every.us().max(1000);
-                }
-                if l.leave_at_end && t1 < quiet {
-                    let req = ClientReq::Sticky {
-                        room,
-                        ev_type,
-                        key,
-                        duration: duration_field(l.sticky_duration.ms()),
-                        leave: true,
-                        ots_offset_ms: 0,
-                        only_to: None,
-                        participant: None,
-                    };
-                    evs.push((t1, Ev::Act(Action::Send { client, req })));
-                }
-            }
-        }
-        WorkloadCfg::Matrixrtc(m) => {
-            let room = room_index(w, &m.room)?;
-            let clients = room_clients(w, room);
-            if clients.is_empty() {
-                anyhow::bail!("matrixrtc: room `{}` has no clients", m.room);
-            }
-            let join = Sampler::new(&m.join);
-            let stay = Sampler::new(&m.stay);
-            for n in 0..m.participants {
-                let client = clients[n as usize % clients.len()];
-                let join_at = join.sample(&mut rng);
-                let stop_at = join_at + stay.sample(&mut rng);
-                let crash = rng.random::<f64>() < m.crash_fraction;
-                let id = w.participants.len() as u32;
-                w.participants.push(Participant {
-                    id,
-                    client,
-                    room,
-                    member_key: format!("_{}_m{wi}.{n}", w.user_id(client)),
-                    join_at,
-                    stop_at,
-                    crash,
-                    sticky_duration_ms: m.sticky_duration.ms() as i64,
-                    leave_delay: m.heartbeat.leave_delay.us(),
-                    restart_every: m.heartbeat.restart_every.us().max(1000),
-                    resend_before: m.resend_before_expiry.us(),
-                    heartbeat: m.heartbeat.enabled,
-                    delay_id: 0,
-                    active: false,
-                    joined_once: false,
-                });
-                if join_at < quiet {
-                    evs.push((join_at, Ev::Act(Action::RtcStart { participant: id })));
-                    if stop_at < quiet {
-                        evs.push((stop_at, Ev::Act(Action::RtcStop { participant: id })));
-                    }
-                }
-            }
-            let _ = TYPE_RTC_MEMBER;
-        }
+            WorkloadCfg::Matrixrtc(m) => Box::new(matrixrtc::MatrixRtc::plan(&mut plan, m)?),
+        };
+        out.list.push(wl);
     }
-    Ok(())
+    Ok(out)
 }

@@ -5,15 +5,15 @@
 //! `expire_entries`, what a key shows at time t is the winner among the events received
 //! and not yet expired at t, so arrival order never matters.
 
-use super::event::{ClientId, PduId, RoomId};
 use crate::kernel::Time;
+use crate::matrix::ids::{ClientId, EvType, PduId, RoomId};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MapKey {
     pub room: RoomId,
     pub sender: ClientId,
-    pub ev_type: u16,
+    pub ev_type: EvType,
     pub sticky_key: String,
 }
 
@@ -121,8 +121,8 @@ impl EphemeralMap {
     pub fn view(&self, room: RoomId, now: Time) -> Vec<(&MapKey, PduId)> {
         let lo = MapKey {
             room,
-            sender: 0,
-            ev_type: 0,
+            sender: ClientId(0),
+            ev_type: EvType(0),
             sticky_key: String::new(),
         };
         self.entries
@@ -141,8 +141,8 @@ impl EphemeralMap {
         out.clear();
         let lo = MapKey {
             room,
-            sender: 0,
-            ev_type: 0,
+            sender: ClientId(0),
+            ev_type: EvType(0),
             sticky_key: String::new(),
         };
         out.extend(
@@ -159,8 +159,8 @@ impl EphemeralMap {
     pub fn keys_in_room(&self, room: RoomId) -> impl Iterator<Item = &MapKey> {
         let lo = MapKey {
             room,
-            sender: 0,
-            ev_type: 0,
+            sender: ClientId(0),
+            ev_type: EvType(0),
             sticky_key: String::new(),
         };
         self.entries
@@ -177,15 +177,15 @@ mod tests {
 
     fn key(k: &str) -> MapKey {
         MapKey {
-            room: 0,
-            sender: 1,
-            ev_type: 0,
+            room: RoomId(0),
+            sender: ClientId(1),
+            ev_type: EvType(0),
             sticky_key: k.into(),
         }
     }
-    fn cand(pdu: PduId, ots: i64, dur: i64, id: &str, leave: bool, expires_at: Time) -> Candidate {
+    fn cand(pdu: u32, ots: i64, dur: i64, id: &str, leave: bool, expires_at: Time) -> Candidate {
         Candidate {
-            pdu,
+            pdu: PduId(pdu),
             order: (ots + dur, id.into()),
             leave,
             expires_at,
@@ -203,7 +203,7 @@ mod tests {
         assert_eq!(
             m.top(&key("A"), 1),
             Some(Top {
-                pdu: 1,
+                pdu: PduId(1),
                 active: true
             })
         );
@@ -211,11 +211,11 @@ mod tests {
         assert_eq!(
             m.top(&key("A"), 2),
             Some(Top {
-                pdu: 2,
+                pdu: PduId(2),
                 active: false
             })
         );
-        assert!(m.view(0, 2).is_empty());
+        assert!(m.view(RoomId(0), 2).is_empty());
     }
 
     #[test]
@@ -237,9 +237,9 @@ mod tests {
             ),
             600_000_000,
         );
-        assert_eq!(m.top(&key("A"), 600_000_000).unwrap().pdu, 1);
+        assert_eq!(m.top(&key("A"), 600_000_000).unwrap().pdu, PduId(1));
         // S2 expires at 40 min, before S1's clamped hour: S1 still shows at 50 min, and is gone after 1 h.
-        assert_eq!(m.top(&key("A"), 3_000_000_000).unwrap().pdu, 1);
+        assert_eq!(m.top(&key("A"), 3_000_000_000).unwrap().pdu, PduId(1));
         assert_eq!(m.top(&key("A"), h), None);
     }
 
@@ -248,14 +248,14 @@ mod tests {
         let mut m = EphemeralMap::new(true);
         m.insert(key("A"), cand(1, 100, 1000, "$b", false, 10_000_000), 0);
         m.insert(key("A"), cand(2, 100, 1000, "$a", false, 10_000_000), 0);
-        assert_eq!(m.top(&key("A"), 0).unwrap().pdu, 1);
+        assert_eq!(m.top(&key("A"), 0).unwrap().pdu, PduId(1));
     }
 
     #[test]
     fn without_expiry_entries_stay() {
         let mut m = EphemeralMap::new(false);
         m.insert(key("A"), cand(1, 0, 1000, "$a", false, 1_000_000), 0);
-        assert_eq!(m.top(&key("A"), 5_000_000).unwrap().pdu, 1);
+        assert_eq!(m.top(&key("A"), 5_000_000).unwrap().pdu, PduId(1));
     }
 
     proptest! {
@@ -267,7 +267,7 @@ mod tests {
         ) {
             let keys = ["A", "B", "C"];
             let items: Vec<(MapKey, Candidate)> = evs.iter().enumerate().map(|(i, (ots, dur, id, leave, exp, k))| {
-                (key(keys[*k]), cand(i as PduId, *ots, *dur, &format!("${id:03}-{i}"), *leave, *exp))
+                (key(keys[*k]), cand(i as u32, *ots, *dur, &format!("${id:03}-{i}"), *leave, *exp))
             }).collect();
             let mut order: Vec<usize> = (0..items.len()).collect();
             // A deterministic shuffle from the seed.
@@ -285,7 +285,7 @@ mod tests {
                 for k in keys {
                     prop_assert_eq!(a.top(&key(k), probe), b.top(&key(k), probe));
                 }
-                prop_assert_eq!(a.view(0, probe), b.view(0, probe));
+                prop_assert_eq!(a.view(RoomId(0), probe), b.view(RoomId(0), probe));
             }
         }
 
@@ -296,7 +296,7 @@ mod tests {
         ) {
             let mut m = EphemeralMap::new(true);
             let cands: Vec<Candidate> = evs.iter().enumerate().map(|(i, (o, id, leave, exp))| {
-                Candidate { pdu: i as PduId, order: (*o, format!("${id:03}-{i}")), leave: *leave, expires_at: *exp }
+                Candidate { pdu: PduId(i as u32), order: (*o, format!("${id:03}-{i}")), leave: *leave, expires_at: *exp }
             }).collect();
             for c in &cands { m.insert(key("A"), c.clone(), 0); }
             let expected = cands.iter().filter(|c| c.expires_at > probe).max_by(|x, y| x.order.cmp(&y.order)).map(|c| Top { pdu: c.pdu, active: !c.leave });

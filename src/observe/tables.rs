@@ -1,0 +1,252 @@
+//! The CSV files of a run (SPEC 1.3, docs/output-format.md), built in memory from what the
+//! observers kept; `output/` writes them and digests them.
+
+use super::delivery::{DeliveryRow, Fate};
+use super::recorder::Observer;
+use crate::kernel::time::{ms3_text, ms_text};
+use crate::matrix::event::Content;
+use crate::matrix::world::World;
+
+/// A CSV being built in memory; fields are quoted only when they need it.
+pub struct Csv {
+    buf: String,
+}
+
+impl Csv {
+    pub fn new(header: &str) -> Csv {
+        let mut buf = String::with_capacity(1 << 16);
+        buf.push_str(header);
+        buf.push('\n');
+        Csv { buf }
+    }
+
+    pub fn row(&mut self, fields: &[&str]) {
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(',');
+            }
+            if f.contains([',', '"', '\n']) {
+                self.buf.push('"');
+                self.buf.push_str(&f.replace('"', "\"\""));
+                self.buf.push('"');
+            } else {
+                self.buf.push_str(f);
+            }
+        }
+        self.buf.push('\n');
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf.into_bytes()
+    }
+}
+
+/// A float with fixed decimals and no "-0".
+pub fn fixed(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
+
+pub const DELIVERIES_HEADER: &str = "event_id,kind,room,sender_server,recipient_server,recipient_client,sent_ms,server_received_ms,client_received_ms,latency_ms,path,attempts";
+
+/// deliveries.csv: one row per (sticky event, recipient client) pair that was due.
+pub fn deliveries(rows: &[DeliveryRow], w: &World) -> Vec<u8> {
+    let dir = &w.sh.dir;
+    let mut c = Csv::new(DELIVERIES_HEADER);
+    for r in rows {
+        let p = &w.sh.pdus[r.pdu];
+        let kind = match &p.content {
+            Content::Sticky { leave: true, .. } => "leave",
+            Content::Sticky { ev_type, .. } if ev_type.0 == 0 => "join",
+            _ => "update",
+        };
+        let (sr, cr, lat, path, att) = match &r.fate {
+            Fate::Delivered {
+                server_received,
+                client_received,
+                path,
+                attempts,
+            } => (
+                ms3_text(*server_received),
+                ms3_text(*client_received),
+                ms3_text(client_received - r.sent),
+                path.to_string(),
+                attempts.to_string(),
+            ),
+            Fate::Lost {
+                cause,
+                server_received,
+            } => (
+                server_received.map(ms3_text).unwrap_or_default(),
+                String::new(),
+                String::new(),
+                format!("lost:{cause}"),
+                String::new(),
+            ),
+            Fate::Pending => (
+                String::new(),
+                String::new(),
+                String::new(),
+                "pending".into(),
+                String::new(),
+            ),
+        };
+        c.row(&[
+            &p.event_id,
+            kind,
+            &dir.rooms[p.room].name,
+            &dir.servers[p.origin],
+            &dir.servers[dir.server_of(r.client)],
+            &dir.clients[r.client].name,
+            &ms3_text(r.sent),
+            &sr,
+            &cr,
+            &lat,
+            &path,
+            &att,
+        ]);
+    }
+    c.into_bytes()
+}
+
+/// federation.csv: one row per `/send` attempt, in (start, origin, destination, txn,
+/// attempt) order.
+pub fn federation(obs: &Observer, w: &World) -> Vec<u8> {
+    let names = &w.sh.dir.servers;
+    let mut fed: Vec<_> = obs.fed.iter().collect();
+    fed.sort_by_key(|a| (a.t, a.origin, a.destination, a.txn_id, a.attempt));
+    let mut c = Csv::new(
+        "t_ms,origin,destination,txn_id,pdus,sticky_pdus,outcome,retry_after_ms,next_attempt_ms",
+    );
+    for a in fed {
+        c.row(&[
+            &ms3_text(a.t),
+            &names[a.origin],
+            &names[a.destination],
+            &a.txn_id.to_string(),
+            &a.pdus.to_string(),
+            &a.sticky_pdus.to_string(),
+            a.outcome.as_str(),
+            &a.retry_after.map(ms_text).unwrap_or_default(),
+            &a.next_attempt.map(ms3_text).unwrap_or_default(),
+        ]);
+    }
+    c.into_bytes()
+}
+
+/// syncs.csv: one row per sync response a client applied.
+pub fn syncs(obs: &Observer, w: &World) -> Vec<u8> {
+    let mut c = Csv::new(
+        "t_ms,client,room_count,timeline_events,sticky_events,inactionable_sticky,bytes,gappy",
+    );
+    for s in &obs.syncs {
+        c.row(&[
+            &ms3_text(s.t),
+            &w.sh.dir.clients[s.client].name,
+            &s.room_count.to_string(),
+            &s.timeline_events.to_string(),
+            &s.sticky_events.to_string(),
+            &s.inactionable.to_string(),
+            &s.bytes.to_string(),
+            if s.gappy { "1" } else { "0" },
+        ]);
+    }
+    c.into_bytes()
+}
+
+/// convergence.csv: per sample and room, how many distinct views its live clients hold.
+pub fn convergence(obs: &Observer, w: &World) -> Vec<u8> {
+    let mut c = Csv::new("t_ms,room,live_clients,distinct_views,agreeing_pair_fraction");
+    for r in &obs.conv {
+        c.row(&[
+            &ms_text(r.t),
+            &w.sh.dir.rooms[r.room].name,
+            &r.live_clients.to_string(),
+            &r.distinct_views.to_string(),
+            &fixed(r.agreeing_pair_fraction, 4),
+        ]);
+    }
+    c.into_bytes()
+}
+
+/// timeseries.csv: per sample and server, its queues, backoff, tokens and deferred events.
+pub fn timeseries(obs: &Observer, w: &World) -> Vec<u8> {
+    let mut c = Csv::new("t_ms,server,queue_depth,in_backoff,tokens,deferred");
+    for r in &obs.series {
+        c.row(&[
+            &ms_text(r.t),
+            &w.sh.dir.servers[r.server],
+            &r.queue_depth.to_string(),
+            if r.in_backoff { "1" } else { "0" },
+            &fixed(r.tokens, 2),
+            &r.deferred.to_string(),
+        ]);
+    }
+    c.into_bytes()
+}
+
+/// writes.csv: one row per sticky write, followed to convergence.
+pub fn writes(obs: &Observer, w: &World) -> Vec<u8> {
+    let pdus = &w.sh.pdus;
+    let mut c =
+        Csv::new("event_id,room,sender,key,sent_ms,converged_ms,time_to_converge_ms,reached_all");
+    let mut list: Vec<_> = obs.open.writes.iter().collect();
+    list.sort_by(|a, b| (a.sent, &pdus[a.pdu].event_id).cmp(&(b.sent, &pdus[b.pdu].event_id)));
+    for x in list {
+        let p = &pdus[x.pdu];
+        c.row(&[
+            &p.event_id,
+            &w.sh.dir.rooms[p.room].name,
+            &w.sh.dir.clients[p.sender].name,
+            &x.key.sticky_key,
+            &ms3_text(x.sent),
+            &x.converged.map(ms3_text).unwrap_or_default(),
+            &x.converged
+                .map(|t| ms3_text(t - x.sent))
+                .unwrap_or_default(),
+            if x.converged.is_some() { "1" } else { "0" },
+        ]);
+    }
+    c.into_bytes()
+}
+
+/// ghosts.csv: one row per crashed MatrixRTC participant.
+pub fn ghosts(obs: &Observer, w: &World) -> Vec<u8> {
+    let mut c = Csv::new("participant,room,crash_ms,gone_ms,ghost_ms");
+    for (key, t, gone) in obs.open.crashes.values() {
+        c.row(&[
+            &key.sticky_key,
+            &w.sh.dir.rooms[key.room].name,
+            &ms3_text(*t),
+            &gone.map(ms3_text).unwrap_or_default(),
+            &gone.map(|g| ms3_text(g - t)).unwrap_or_default(),
+        ]);
+    }
+    c.into_bytes()
+}
+
+/// Every CSV of a run, in the digest's fixed order (deliveries.csv only in full mode,
+/// ghosts.csv only with MatrixRTC participants).
+pub fn all(
+    obs: &Observer,
+    w: &World,
+    deliveries_rows: Option<&[DeliveryRow]>,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let mut files = vec![];
+    if let Some(rows) = deliveries_rows {
+        files.push(("deliveries.csv", deliveries(rows, w)));
+    }
+    files.push(("federation.csv", federation(obs, w)));
+    files.push(("syncs.csv", syncs(obs, w)));
+    files.push(("convergence.csv", convergence(obs, w)));
+    files.push(("timeseries.csv", timeseries(obs, w)));
+    files.push(("writes.csv", writes(obs, w)));
+    if obs.participants > 0 {
+        files.push(("ghosts.csv", ghosts(obs, w)));
+    }
+    files
+}

@@ -1,0 +1,304 @@
+//! `matrixrtc` (MSC4143 calls over MSC4354 sticky events and MSC4140 delayed events): each
+//! participant behaves as matrix-js-sdk's MembershipManager does (SPEC 2.7):
+//! - joining, it schedules a delayed sticky leave first (`leave_delay`), then sends its
+//!   sticky join `m.rtc.member` keyed by its member ID;
+//! - every `restart_every` it restarts the delayed leave; if the restart finds it gone
+//!   (the server already sent the leave), it joins again;
+//! - it re-sends the join `resend_before_expiry` before the join's stickiness ends;
+//! - a graceful leave cancels the delayed event and sends the sticky leave; a crash just
+//!   stops everything, so the delayed leave fires after `leave_delay`.
+
+use super::Plan;
+use crate::kernel::{Ctx, Time};
+use crate::matrix::event::{DurationField, MAX_STICKY_MS};
+use crate::matrix::msg::{Answer, AppEv, ClientReq, DelayedLeave, Ev, StickySend};
+use crate::matrix::probe::Probe;
+use crate::matrix::world::World;
+use crate::matrix::{ClientId, DelayId, EvType, MapKey, ReqTag, RoomId};
+use crate::net::Sampler;
+use crate::scenario::MatrixRtcCfg;
+use rand::Rng;
+
+/// The MatrixRTC membership event type (index 0 of the directory's types).
+pub const TYPE_RTC_MEMBER: EvType = EvType(0);
+
+/// What a participant's timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Start = 0,
+    Stop = 1,
+    Restart = 2,
+    Resend = 3,
+}
+
+impl Step {
+    fn token(self, participant: u32) -> u64 {
+        u64::from(participant) * 4 + self as u64
+    }
+
+    fn of(token: u64) -> (u32, Step) {
+        let step = match token % 4 {
+            0 => Step::Start,
+            1 => Step::Stop,
+            2 => Step::Restart,
+            _ => Step::Resend,
+        };
+        ((token / 4) as u32, step)
+    }
+}
+
+/// A MatrixRTC participant: a client application in a call.
+#[derive(Clone, Debug)]
+pub struct Participant {
+    pub client: ClientId,
+    pub room: RoomId,
+    pub member_key: String,
+    pub join_at: Time,
+    pub stop_at: Time,
+    pub crash: bool,
+    pub sticky_duration_ms: i64,
+    pub leave_delay: Time,
+    pub restart_every: Time,
+    pub resend_before: Time,
+    pub heartbeat: bool,
+    pub delay_id: DelayId,
+    pub active: bool,
+}
+
+/// The participants of one `matrixrtc` workload.
+pub struct MatrixRtc {
+    app: u32,
+    quiet_from: Time,
+    /// Global participant numbers start here (participants of earlier workloads come first).
+    first: u32,
+    participants: Vec<Participant>,
+}
+
+impl MatrixRtc {
+    pub fn plan(p: &mut Plan<'_>, m: &MatrixRtcCfg) -> anyhow::Result<MatrixRtc> {
+        let room = p.room(&m.room)?;
+        let clients = p.room_clients(room);
+        if clients.is_empty() {
+            anyhow::bail!("matrixrtc: room `{}` has no clients", m.room);
+        }
+        let mut rng = p.rng();
+        let join = Sampler::new(&m.join);
+        let stay = Sampler::new(&m.stay);
+        let first = *p.participants;
+        let mut participants = vec![];
+        for n in 0..m.participants {
+            let client = clients[n as usize % clients.len()];
+            let join_at = join.sample(&mut rng);
+            let stop_at = join_at + stay.sample(&mut rng);
+            let crash = rng.random::<f64>() < m.crash_fraction;
+            let id = first + participants.len() as u32;
+            participants.push(Participant {
+                client,
+                room,
+                member_key: format!("_{}_m{}.{n}", p.world.sh.dir.user_id(client), p.index),
+                join_at,
+                stop_at,
+                crash,
+                sticky_duration_ms: m.sticky_duration.ms() as i64,
+                leave_delay: m.heartbeat.leave_delay.us(),
+                restart_every: m.heartbeat.restart_every.us().max(1000),
+                resend_before: m.resend_before_expiry.us(),
+                heartbeat: m.heartbeat.enabled,
+                delay_id: DelayId(0),
+                active: false,
+            });
+            p.world.probe(Probe::RtcPlanned { participant: id });
+            let local = id - first;
+            if join_at < p.quiet_from {
+                p.timer(join_at, Step::Start.token(local));
+                if stop_at < p.quiet_from {
+                    p.timer(stop_at, Step::Stop.token(local));
+                }
+            }
+        }
+        *p.participants = first + participants.len() as u32;
+        Ok(MatrixRtc {
+            app: p.app,
+            quiet_from: p.quiet_from,
+            first,
+            participants,
+        })
+    }
+
+    fn tag(&self, local: u32) -> ReqTag {
+        ReqTag {
+            app: self.app,
+            token: u64::from(local),
+        }
+    }
+
+    fn key(&self, local: u32) -> MapKey {
+        let p = &self.participants[local as usize];
+        MapKey {
+            room: p.room,
+            sender: p.client,
+            ev_type: TYPE_RTC_MEMBER,
+            sticky_key: p.member_key.clone(),
+        }
+    }
+
+    fn timer(&self, ctx: &mut Ctx<'_, Ev>, delay: Time, step: Step, local: u32) {
+        ctx.schedule_in(
+            delay,
+            Ev::App(AppEv::Timer {
+                app: self.app,
+                token: step.token(local),
+            }),
+        );
+    }
+
+    fn start(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let p = &mut self.participants[i as usize];
+        if !w.client_online(p.client) {
+            return;
+        }
+        p.active = true;
+        if !p.heartbeat {
+            self.send_join(w, ctx, i);
+            return;
+        }
+        // SPEC 2.7: the delayed sticky leave is scheduled first, then the join is sent.
+        let delay_id = w.new_delay_id();
+        p.delay_id = delay_id;
+        let req = ClientReq::ScheduleDelayed(DelayedLeave {
+            delay_id,
+            room: p.room,
+            ev_type: TYPE_RTC_MEMBER,
+            key: p.member_key.clone(),
+            duration_ms: p.sticky_duration_ms,
+            delay: p.leave_delay,
+        });
+        let (client, tag) = (p.client, self.tag(i));
+        w.client_send(ctx, client, req, Some(tag));
+    }
+
+    fn on_answer(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32, answer: Answer) {
+        let p = &self.participants[i as usize];
+        if !p.active || !w.client_online(p.client) {
+            return;
+        }
+        match answer {
+            Answer::DelayScheduled => {
+                self.send_join(w, ctx, i);
+                let every = self.participants[i as usize].restart_every;
+                self.timer(ctx, every, Step::Restart, i);
+            }
+            // The delayed leave already fired: join again.
+            Answer::DelayRestarted { found: false } => self.start(w, ctx, i),
+            Answer::DelayRestarted { found: true } => {}
+        }
+    }
+
+    fn send_join(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let now = ctx.now();
+        let p = &self.participants[i as usize];
+        let req = ClientReq::Sticky(StickySend {
+            room: p.room,
+            ev_type: TYPE_RTC_MEMBER,
+            key: p.member_key.clone(),
+            duration: DurationField::Ms(p.sticky_duration_ms),
+            leave: false,
+            ots_offset_ms: 0,
+            only_to: None,
+        });
+        let (client, tag) = (p.client, self.tag(i));
+        // js-sdk: re-send the join `resend_before` before its stickiness ends (5 s).
+        let again = (p.sticky_duration_ms.clamp(0, MAX_STICKY_MS) as Time * 1000)
+            .saturating_sub(p.resend_before);
+        w.probe(Probe::RtcJoinSent {
+            participant: self.first + i,
+            key: self.key(i),
+            tag,
+        });
+        w.client_send(ctx, client, req, Some(tag));
+        if again > 0 && now + again < self.quiet_from {
+            self.timer(ctx, again, Step::Resend, i);
+        }
+    }
+
+    fn resend(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let p = &self.participants[i as usize];
+        if p.active && w.client_online(p.client) && ctx.now() < p.stop_at {
+            self.send_join(w, ctx, i);
+        }
+    }
+
+    fn restart(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let p = &self.participants[i as usize];
+        if !p.active || !w.client_online(p.client) || ctx.now() >= p.stop_at {
+            return;
+        }
+        let (client, every) = (p.client, p.restart_every);
+        let req = ClientReq::RestartDelayed {
+            delay_id: p.delay_id,
+        };
+        w.client_send(ctx, client, req, Some(self.tag(i)));
+        self.timer(ctx, every, Step::Restart, i);
+    }
+
+    fn stop(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let now = ctx.now();
+        let p = &mut self.participants[i as usize];
+        if !p.active {
+            return;
+        }
+        p.active = false;
+        let p = p.clone();
+        if p.crash {
+            // A crash just stops everything: no more restarts, no more syncs.
+            w.probe(Probe::RtcCrash {
+                participant: self.first + i,
+                key: self.key(i),
+                t: now,
+            });
+            w.client_offline(ctx, p.client);
+            return;
+        }
+        // A graceful leave cancels the delayed event and sends the sticky leave.
+        if p.heartbeat {
+            let req = ClientReq::CancelDelayed {
+                delay_id: p.delay_id,
+            };
+            w.client_send(ctx, p.client, req, Some(self.tag(i)));
+        }
+        let req = ClientReq::Sticky(StickySend {
+            room: p.room,
+            ev_type: TYPE_RTC_MEMBER,
+            key: p.member_key.clone(),
+            duration: DurationField::Ms(p.sticky_duration_ms),
+            leave: true,
+            ots_offset_ms: 0,
+            only_to: None,
+        });
+        w.client_send(ctx, p.client, req, None);
+    }
+}
+
+impl super::Workload for MatrixRtc {
+    fn on_app(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, ev: AppEv) {
+        match ev {
+            AppEv::Timer { token, .. } => {
+                let (i, step) = Step::of(token);
+                if i as usize >= self.participants.len() {
+                    return;
+                }
+                match step {
+                    Step::Start => self.start(w, ctx, i),
+                    Step::Stop => self.stop(w, ctx, i),
+                    Step::Restart => self.restart(w, ctx, i),
+                    Step::Resend => self.resend(w, ctx, i),
+                }
+            }
+            AppEv::Answer { tag, answer, .. } => {
+                if (tag.token as usize) < self.participants.len() {
+                    self.on_answer(w, ctx, tag.token as u32, answer);
+                }
+            }
+        }
+    }
+}
