@@ -100,14 +100,6 @@ impl World {
         self.sh.new_delay_id()
     }
 
-    /// TEMPORARY (removed by a later commit): the old sampler refilled every bucket at
-    /// each sample instant, which can move a `defer` release by a microsecond.
-    pub fn refill_buckets_for_sampling(&mut self, t: Time) {
-        for s in self.servers.iter_mut() {
-            s.buckets.refill_all(&s.cfg.inbound, t);
-        }
-    }
-
     // ---- reading ----
 
     /// When one of its origin's sticky events stops being sticky by the origin's clock now.

@@ -70,7 +70,6 @@ pub fn simulate(
         let next = sim.next_time();
         // Samples see the state after every event at or before their instant.
         while next_sample <= end && next.is_none_or(|t| t > next_sample) {
-            sim.model.world.refill_buckets_for_sampling(next_sample);
             observer.sample(&sim.model.world, next_sample);
             next_sample += interval;
         }

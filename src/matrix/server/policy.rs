@@ -60,14 +60,6 @@ impl Buckets {
             .fold(burst, f64::min)
     }
 
-    /// TEMPORARY (removed by a later commit): refill every bucket to `now`.
-    pub fn refill_all(&mut self, cfg: &InboundCfg, now: Time) {
-        let origins: Vec<ServerId> = self.by_origin.keys().copied().collect();
-        for o in origins {
-            self.refill(cfg, o, now);
-        }
-    }
-
     /// A crash forgets the buckets.
     pub fn clear(&mut self) {
         self.by_origin.clear();
