@@ -307,24 +307,24 @@ fn a_sticky_event_racing_its_senders_join_is_soft_failed_then_delivered() {
     }
 }
 
-#[test]
-fn a_crashed_origins_event_arrives_transitively() {
-    let text = r#"
+/// hs1 sends S at 10.01 s; its /send to hs3 crosses a slow 2 s link; hs1 crashes at 10.5 s
+/// and stays down; hs2's message at 15 s names S as a prev_event. `link` replaces the
+/// slow link's lines.
+fn crashed_origin(link: &str) -> Run {
+    let text = format!(
+        r#"
 [simulation]
 name = "transitive"
 seed = 15
 duration = "10m"
 [network]
-latency = { dist = "constant", value = "100ms" }
-[[network.link]]
-from = "hs1"
-to = "hs3"
-latency = { dist = "constant", value = "2s" }
+latency = {{ dist = "constant", value = "100ms" }}
+{link}
 [servers]
 count = 3
 [servers.defaults]
 clients_per_server = 1
-client_latency = { dist = "constant", value = "10ms" }
+client_latency = {{ dist = "constant", value = "10ms" }}
 [[rooms]]
 name = "call"
 servers = "all"
@@ -332,20 +332,63 @@ servers = "all"
 kind = "script"
 room = "call"
 actions = [
-  { at = "10s", client = "hs1/0", send = "sticky", key = "S", duration = "1h" },
-  { at = "10.5s", server = "hs1", do = "crash" },
-  { at = "15s", client = "hs2/0", send = "message" },
+  {{ at = "10s", client = "hs1/0", send = "sticky", key = "S", duration = "1h" }},
+  {{ at = "10.5s", server = "hs1", do = "crash" }},
+  {{ at = "15s", client = "hs2/0", send = "message" }},
 ]
-"#;
-    // S is created at 10.01 s, reaches hs2 at 10.11 s; hs1 crashes at 10.5 s before its
-    // transaction to hs3 (2 s link) arrives. hs2's message (created 15.01 s, prev_events = [S])
-    // reaches hs3 at 15.11 s; hs3 asks hs2 for S and has it one round trip later: 15.31 s.
-    let r = run(text);
-    let d: Vec<_> = r
-        .csv("deliveries.csv")
+"#
+    );
+    run(&text)
+}
+
+fn hs3_rows(r: &Run) -> Vec<std::collections::BTreeMap<String, String>> {
+    r.csv("deliveries.csv")
         .into_iter()
         .filter(|d| d["recipient_client"] == "hs3/0")
+        .collect()
+}
+
+#[test]
+fn a_transaction_in_flight_arrives_although_its_sender_crashed() {
+    // Synapse (and the README): a message already on the wire arrives; only the sender's
+    // bookkeeping (the 200) is lost. S's /send leaves hs1 at 10.01 s and reaches hs3 at
+    // 12.01 s, after hs1's crash at 10.5 s: hs3 has it directly, its client 10 ms later.
+    let r = crashed_origin(
+        r#"[[network.link]]
+from = "hs1"
+to = "hs3"
+latency = { dist = "constant", value = "2s" }"#,
+    );
+    let d = hs3_rows(&r);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["path"], "direct");
+    assert_eq!(f(&d[0], "server_received_ms"), 12_010.0);
+    assert_eq!(f(&d[0], "client_received_ms"), 12_020.0);
+    // The crash cut the attempt short at hs1: a timeout row; the 200 went nowhere.
+    let rows: Vec<_> = r
+        .csv("federation.csv")
+        .into_iter()
+        .filter(|x| x["origin"] == "hs1" && x["destination"] == "hs3")
         .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["outcome"], "timeout");
+}
+
+#[test]
+fn a_crashed_origins_event_arrives_transitively() {
+    // The link hs1-hs3 loses every message: S's /send to hs3 is lost; hs1 crashes at 10.5 s,
+    // before its first retry (about 4 s later). hs2's message (created 15.01 s, prev_events
+    // = [S]) reaches hs3 at 15.11 s; hs3 asks hs2 for S and has it one round trip later:
+    // 15.31 s.
+    let r = crashed_origin(
+        r#"[[fault]]
+kind = "link"
+servers = ["hs1", "hs3"]
+from = "0s"
+to = "10m"
+loss = 1.0"#,
+    );
+    let d = hs3_rows(&r);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0]["path"], "transitive");
     assert_eq!(f(&d[0], "server_received_ms"), 15_310.0);

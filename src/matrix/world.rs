@@ -123,15 +123,6 @@ fn route_server(
     e: ServerEv,
 ) {
     let need = match e {
-        ServerEv::Txn(t) => {
-            // TEMPORARY (removed by the next commit): an attempt the origin no longer waits
-            // for is void.
-            let at = t.body.attempt_ref(s);
-            if servers[t.body.origin].live_attempt(at).is_none() {
-                return;
-            }
-            servers[s].handle(cx, ServerEv::Txn(t))
-        }
         ServerEv::JoinResp(mut r) => {
             // TEMPORARY (removed by a later commit): the state as the resident has it now.
             r.state = servers[r.resident].room_state(r.room);
