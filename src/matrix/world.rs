@@ -123,11 +123,6 @@ fn route_server(
     e: ServerEv,
 ) {
     let need = match e {
-        ServerEv::JoinResp(mut r) => {
-            // TEMPORARY (removed by a later commit): the state as the resident has it now.
-            r.state = servers[r.resident].room_state(r.room);
-            servers[s].handle(cx, ServerEv::JoinResp(r))
-        }
         ServerEv::MissingReq(r) => {
             // TEMPORARY (removed by a later commit): skip what the asker has now.
             let known = servers[r.asker]
