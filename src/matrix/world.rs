@@ -123,15 +123,6 @@ fn route_server(
     e: ServerEv,
 ) {
     let need = match e {
-        ServerEv::MissingReq(r) => {
-            // TEMPORARY (removed by a later commit): skip what the asker has now.
-            let known = servers[r.asker]
-                .known_in(r.room)
-                .cloned()
-                .unwrap_or_default();
-            servers[s].on_missing_req_with(cx, *r, &|p| known.contains(&p));
-            None
-        }
         other => servers[s].handle(cx, other),
     };
     match need {

@@ -15,7 +15,7 @@ use crate::matrix::msg::{
     TxnProcessed, TxnResponse,
 };
 use crate::matrix::probe::{Arrival, NotQueued, Probe, Wire};
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 impl Server {
@@ -443,19 +443,10 @@ impl Server {
             .collect()
     }
 
-    /// get_missing_events: walk back from the missing events through prev_events, skipping
-    /// what the asker has, up to the asker's limit, and return what we have (one round trip).
+    /// get_missing_events: walk back from the missing events (`latest_events`) through
+    /// prev_events, not past the asker's `earliest_events`, up to the asker's limit, and
+    /// return what we have (one round trip).
     pub(crate) fn on_missing_req(&mut self, cx: &mut Cx<'_, '_>, r: MissingReq) {
-        self.on_missing_req_with(cx, r, &|_| false)
-    }
-
-    /// TEMPORARY (removed by a later commit): `asker_has` says what the asker has now.
-    pub(crate) fn on_missing_req_with(
-        &mut self,
-        cx: &mut Cx<'_, '_>,
-        r: MissingReq,
-        asker_has: &dyn Fn(PduId) -> bool,
-    ) {
         let now = cx.now();
         if !self.is_up(cx) {
             return;
@@ -472,7 +463,8 @@ impl Server {
             if out.len() >= limit {
                 break;
             }
-            if !seen.insert(p) || !have.known.contains(&p) || asker_has(p) {
+            // The walk stops at what the asker has (its `earliest_events`).
+            if !seen.insert(p) || !have.known.contains(&p) || r.earliest.contains(&p) {
                 continue;
             }
             out.push(p);
@@ -505,11 +497,6 @@ impl Server {
         for p in r.pdus {
             self.receive_pdu(cx, r.from, p, Arrival::FETCHED);
         }
-    }
-
-    /// Events this server knows in a room (for get_missing_events).
-    pub fn known_in(&self, room: RoomId) -> Option<&HashSet<PduId>> {
-        self.rooms.get(&room).map(|v| &v.known)
     }
 
     pub(crate) fn append_timeline(&mut self, cx: &mut Cx<'_, '_>, room: RoomId, pdu: PduId) {
