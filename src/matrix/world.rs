@@ -122,10 +122,7 @@ fn route_server(
     s: ServerId,
     e: ServerEv,
 ) {
-    let need = match e {
-        other => servers[s].handle(cx, other),
-    };
-    match need {
+    match servers[s].handle(cx, e) {
         None => {}
         Some(NeedsWorld::Resident { client, room }) => {
             // The joiner's client names servers in the room (`via`): the first one up.
