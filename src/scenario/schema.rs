@@ -204,9 +204,68 @@ pub enum WorkloadCfg {
     Script(ScriptCfg),
 }
 
+impl WorkloadCfg {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkloadCfg::Matrixrtc(_) => "matrixrtc",
+            WorkloadCfg::Location(_) => "location",
+            WorkloadCfg::Spam(_) => "spam",
+            WorkloadCfg::Script(_) => "script",
+        }
+    }
+
+    pub fn room(&self) -> &str {
+        match self {
+            WorkloadCfg::Matrixrtc(c) => &c.room,
+            WorkloadCfg::Location(c) => &c.room,
+            WorkloadCfg::Spam(c) => &c.room,
+            WorkloadCfg::Script(c) => &c.room,
+        }
+    }
+
+    /// The `name` the file gives, if any.
+    pub fn given_name(&self) -> Option<&str> {
+        match self {
+            WorkloadCfg::Matrixrtc(c) => c.name.as_deref(),
+            WorkloadCfg::Location(c) => c.name.as_deref(),
+            WorkloadCfg::Spam(c) => c.name.as_deref(),
+            WorkloadCfg::Script(c) => c.name.as_deref(),
+        }
+    }
+}
+
+/// Every workload's name, in file order: the given `name`, else `{kind}.{room}`, with
+/// `.2`, `.3`, ... appended when that is taken by an earlier workload.
+pub fn workload_names(ws: &[WorkloadCfg]) -> Vec<String> {
+    let given: std::collections::BTreeSet<&str> =
+        ws.iter().filter_map(|w| w.given_name()).collect();
+    let mut out: Vec<String> = vec![];
+    for w in ws {
+        let name = match w.given_name() {
+            Some(n) => n.to_string(),
+            None => {
+                let base = format!("{}.{}", w.kind(), w.room());
+                let mut name = base.clone();
+                let mut k = 2;
+                while given.contains(name.as_str()) || out.contains(&name) {
+                    name = format!("{base}.{k}");
+                    k += 1;
+                }
+                name
+            }
+        };
+        out.push(name);
+    }
+    out
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixRtcCfg {
+    /// Names this workload's random stream and the keys it makes (default `{kind}.{room}`),
+    /// so that adding a workload never changes another's draws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub room: String,
     pub participants: u32,
     #[serde(default = "d_join")]
@@ -262,6 +321,10 @@ impl Default for HeartbeatCfg {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LocationCfg {
+    /// Names this workload's random stream and the keys it makes (default `{kind}.{room}`),
+    /// so that adding a workload never changes another's draws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub room: String,
     /// How many sharing sessions (spread round-robin over the room's clients).
     pub sharers: u32,
@@ -290,6 +353,10 @@ fn d_true() -> bool {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SpamCfg {
+    /// Names this workload's random stream and the keys it makes (default `{kind}.{room}`),
+    /// so that adding a workload never changes another's draws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub room: String,
     pub client: String,
     pub rate: f64,
@@ -316,6 +383,10 @@ fn d_rtc_type() -> String {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptCfg {
+    /// Names this workload's random stream and the keys it makes (default `{kind}.{room}`),
+    /// so that adding a workload never changes another's draws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub room: String,
     pub actions: Vec<ActionCfg>,
 }

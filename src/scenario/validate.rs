@@ -45,8 +45,20 @@ pub fn check(file: &ScenarioFile, servers: &[ServerSpec]) -> Vec<Problem> {
     c.server_list(file, servers);
     c.network(&file.network);
     c.rooms(file);
+    let mut names: BTreeSet<&str> = BTreeSet::new();
     for (i, w) in file.workload.iter().enumerate() {
-        c.workload(file, &KeyPath::root().key("workload").index(i), w);
+        let p = KeyPath::root().key("workload").index(i);
+        if let Some(n) = w.given_name() {
+            if n.trim().is_empty() {
+                c.push(&p.key("name"), "must not be empty");
+            } else if !names.insert(n) {
+                c.push(
+                    &p.key("name"),
+                    format!("`{n}` names an earlier workload too: names must be unique"),
+                );
+            }
+        }
+        c.workload(file, &p, w);
     }
     for (i, f) in file.fault.iter().enumerate() {
         c.fault(&KeyPath::root().key("fault").index(i), f);

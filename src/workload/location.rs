@@ -21,7 +21,7 @@ pub fn plan(p: &mut Plan<'_>, l: &LocationCfg) -> anyhow::Result<()> {
         let client = clients[n as usize % clients.len()];
         let t0 = start.sample(&mut rng);
         let t1 = (t0 + share.sample(&mut rng)).min(quiet);
-        let key = format!("loc{}.{n}", p.index);
+        let key = format!("{}.{n}", p.name);
         let update = |leave: bool, key: String| {
             ClientReq::Sticky(StickySend {
                 room,

@@ -95,7 +95,7 @@ impl MatrixRtc {
             participants.push(Participant {
                 client,
                 room,
-                member_key: format!("_{}_m{}.{n}", p.world.sh.dir.user_id(client), p.index),
+                member_key: format!("_{}_{}.{n}", p.world.sh.dir.user_id(client), p.name),
                 join_at,
                 stop_at,
                 crash,

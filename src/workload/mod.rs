@@ -14,7 +14,7 @@ use crate::matrix::event::DurationField;
 use crate::matrix::msg::{AppEv, ClientReq, Ev, Input};
 use crate::matrix::world::World;
 use crate::matrix::{ClientId, EvType, ReqTag, RoomId, ServerId};
-use crate::scenario::WorkloadCfg;
+use crate::scenario::{workload_names, WorkloadCfg};
 
 /// A workload that acts while the run goes on.
 pub trait Workload {
@@ -58,8 +58,8 @@ pub struct Plan<'a> {
     pub steps: &'a mut Vec<(Time, Ev)>,
     /// This workload's application number.
     pub app: u32,
-    /// This workload's position in the file (its key names).
-    pub index: usize,
+    /// This workload's name (its random stream and the keys it makes).
+    pub name: String,
     /// MatrixRTC participants planned so far, over all workloads (they are numbered
     /// across the run).
     pub participants: &'a mut u32,
@@ -103,9 +103,9 @@ impl Plan<'_> {
             .collect()
     }
 
-    /// This workload's random stream for planning.
+    /// This workload's random stream for planning (keyed by its name).
     pub fn rng(&self) -> RngStream {
-        stream(self.seed, &format!("workload/{}", self.index), "plan")
+        stream(self.seed, &format!("workload/{}", self.name), "plan")
     }
 
     /// A client sends `req` at `at`.
@@ -151,7 +151,8 @@ pub fn plan_all(
 ) -> anyhow::Result<Workloads> {
     let mut out = Workloads::default();
     let mut participants = 0;
-    for (index, cfg) in cfgs.iter().enumerate() {
+    let names = workload_names(cfgs);
+    for (index, (cfg, name)) in cfgs.iter().zip(names).enumerate() {
         let mut plan = Plan {
             world: &mut *world,
             seed,
@@ -159,7 +160,7 @@ pub fn plan_all(
             quiet_from,
             steps: &mut *steps,
             app: index as u32,
-            index,
+            name,
             participants: &mut participants,
         };
         let wl: Box<dyn Workload> = match cfg {
