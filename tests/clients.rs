@@ -17,6 +17,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 4
 client_latency = {{ dist = "constant", value = "10ms" }}
 [[rooms]]
@@ -118,6 +120,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 2
 client_latency = {{ dist = "constant", value = "10ms" }}
 [[rooms]]
@@ -184,6 +188,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client = {{ expire_entries = {expire} }}
 [[rooms]]
@@ -234,6 +240,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 2
 client = {{ access_control = "{access}" }}
 [[rooms]]
@@ -289,6 +297,8 @@ latency = {{ dist = "constant", value = "50ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 2
 inbound = {{ policy = "unlimited" }}
 sync = {{ sticky_limit = 100, timeline_limit = 0 }}

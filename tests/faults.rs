@@ -70,6 +70,8 @@ duration = "2m"
 [network]
 latency = { dist = "constant", value = "100ms" }
 [servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
 clients_per_server = 1
 client_latency = { dist = "constant", value = "10ms" }
 inbound = { policy = "unlimited" }
@@ -184,6 +186,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 3
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 federation = {{ retries = {{ jitter = [1.0, 1.0] }}, backoff = {{ jitter = [1.0, 1.0] }} }}
@@ -292,6 +296,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 [[rooms]]
@@ -407,10 +413,13 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 [servers.defaults.federation]
 catch_up = "{catch_up}"
+restart_catch_up = "queue_order"
 retries = {{ count = 0 }}
 backoff = {{ initial = "10s", multiplier = 1.0, jitter = [1.0, 1.0] }}
 wake_interval = "0s"
@@ -490,6 +499,8 @@ latency = { dist = "constant", value = "100ms" }
 [servers]
 count = 2
 [servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
 clients_per_server = 2
 client_latency = { dist = "constant", value = "10ms" }
 [servers.defaults.federation]
@@ -565,6 +576,8 @@ duration = "5m"
 [network]
 latency = { dist = "constant", value = "100ms" }
 [servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
 clients_per_server = 1
 client_latency = { dist = "constant", value = "10ms" }
 federation = { retries = { jitter = [1.0, 1.0] }, backoff = { jitter = [1.0, 1.0] } }
@@ -617,6 +630,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 3
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 federation = {{ missing_events_limit = {missing_limit} }}
@@ -709,6 +724,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 4
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 [[rooms]]
@@ -847,6 +864,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 federation = {{ honour_retry_after = {honour}, retries = {{ jitter = [1.0, 1.0] }}, backoff = {{ jitter = [1.0, 1.0] }} }}
@@ -927,6 +946,8 @@ latency = {{ dist = "constant", value = "20s" }}
 [servers]
 count = 3
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 inbound = {{ policy = "unlimited", old_sticky_in_extremities = {in_extremities} }}
@@ -1008,6 +1029,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 [servers.defaults.federation]

@@ -17,6 +17,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 federation = {{ retries = {{ jitter = [1.0, 1.0] }}, backoff = {{ jitter = [1.0, 1.0] }} }}
@@ -121,6 +123,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 [servers.defaults.federation]
 catch_up = "{catch_up}"
@@ -201,6 +205,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 3
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 federation = {{ push_on_join = {push} }}
 [[rooms]]
@@ -256,6 +262,8 @@ latency = {{ dist = "constant", value = "1s" }}
 [servers]
 count = 3
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 inbound = {{ reevaluate_soft_failed = {reevaluate} }}
@@ -323,6 +331,8 @@ latency = {{ dist = "constant", value = "100ms" }}
 [servers]
 count = 3
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 [[rooms]]

@@ -14,6 +14,8 @@ latency = { dist = "constant", value = "100ms" }
 [servers]
 count = 3
 [servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
 clients_per_server = 2
 client_latency = { dist = "constant", value = "10ms" }
 [[rooms]]
@@ -83,6 +85,8 @@ latency = { dist = "constant", value = "100ms" }
 [servers]
 count = 2
 [servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
 clients_per_server = 1
 client_latency = { dist = "constant", value = "10ms" }
 [servers.defaults.federation]
@@ -159,6 +163,8 @@ latency = {{ dist = "constant", value = "50ms" }}
 [servers]
 count = 2
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 inbound = {{ policy = "unlimited" }}
 sync = {{ sticky_limit = 100, timeline_limit = {timeline_limit}, resend_timeline_sticky = {resend} }}
@@ -214,6 +220,8 @@ duration = "2h"
 [network]
 latency = {{ dist = "constant", value = "100ms" }}
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 [[servers.list]]
@@ -268,6 +276,8 @@ latency = { dist = "constant", value = "50ms" }
 [servers]
 count = 2
 [servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
 clients_per_server = 1
 inbound = { policy = "unlimited" }
 sync = { sticky_limit = 100, timeline_limit = 0 }

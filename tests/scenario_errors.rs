@@ -90,8 +90,8 @@ until = \"2m\"
             "t.toml:1:1: `colour`: unknown field `colour`, expected one of `simulation`, `network`, `servers`, `rooms`, `workload`, `fault`, `expect`, `sweep`",
             "t.toml:5:1: `simulation.seeed`: unknown field `seeed`, expected one of `name`, `description`, `seed`, `duration`, `sample_interval`, `records`, `quiet_tail`",
             "t.toml:11:57: `network.latency.mode`: unknown field `mode`, expected `min` or `max`",
-            "t.toml:15:1: `servers.list[0].colour`: unknown field `colour`, expected one of `clock_skew`, `clock_drift_ppm`, `clients_per_server`, `client_latency`, `client_loss`, `processing`, `federation`, `inbound`, `sync`, `client`, `event_bytes`, `encrypted`",
-            "t.toml:19:31: `servers.list[1].inbound.limit`: unknown field `limit`, expected one of `policy`, `sticky_rate`, `retry_after`, `pdu_cost`, `queue_bound`, `reevaluate_soft_failed`, `old_sticky_in_extremities`",
+            "t.toml:15:1: `servers.list[0].colour`: unknown field `colour`, expected one of `clock_skew`, `clock_drift_ppm`, `clients_per_server`, `client_latency`, `client_loss`, `processing`, `origin_processing`, `invalid_sticky_duration`, `federation`, `inbound`, `sync`, `client`, `event_bytes`, `encrypted`",
+            "t.toml:19:31: `servers.list[1].inbound.limit`: unknown field `limit`, expected one of `policy`, `sticky_rate`, `retry_after`, `pdu_cost`, `queue_bound`, `reevaluate_soft_failed`, `old_sticky_in_extremities`, `reject_concurrent`",
             "t.toml:25:35: `workload[0].heartbeat.beat`: unknown field `beat`, expected one of `leave_delay`, `restart_every`, `enabled`",
             "t.toml:31:1: `fault[0].until`: unknown field `until`, expected one of `servers`, `from`, `to`",
         ]
@@ -454,7 +454,7 @@ zip = [[\"network.loss\", \"nope\"]]
         errs(&text),
         vec![
             "t.toml:13:9: `sweep.seeds`: must be an integer of at least 1 (got 0)",
-            "t.toml:14:1: `sweep.\"servers.defaults.inbound.polcy\"`: `servers.defaults.inbound.polcy` is not a scenario key: unknown field `polcy`, expected one of `policy`, `sticky_rate`, `retry_after`, `pdu_cost`, `queue_bound`, `reevaluate_soft_failed`, `old_sticky_in_extremities`",
+            "t.toml:14:1: `sweep.\"servers.defaults.inbound.polcy\"`: `servers.defaults.inbound.polcy` is not a scenario key: unknown field `polcy`, expected one of `policy`, `sticky_rate`, `retry_after`, `pdu_cost`, `queue_bound`, `reevaluate_soft_failed`, `old_sticky_in_extremities`, `reject_concurrent`",
             "t.toml:15:24: `sweep.\"network.loss\"[1]`: must be a probability between 0 and 1 (got 1.5)",
             "t.toml:16:1: `sweep.\"simulation.seed\"`: the value list is empty: give at least one value",
             "t.toml:17:25: `sweep.zip[0][1]`: `nope` is not a swept key of `[sweep]`",
@@ -480,7 +480,7 @@ zip = [[\"servers.defaults.inbound.sticky_rate.per_second\", \"servers.defaults.
 fn set_on_unknown_path_or_bad_value_names_the_override() {
     assert_eq!(
         errs_with(HEAD, &["simulation.duration=2h", "servers.defaults.inbound.polcy=defer"]),
-        vec!["--set:2:1: `servers.defaults.inbound.polcy`: unknown field `polcy`, expected one of `policy`, `sticky_rate`, `retry_after`, `pdu_cost`, `queue_bound`, `reevaluate_soft_failed`, `old_sticky_in_extremities`"]
+        vec!["--set:2:1: `servers.defaults.inbound.polcy`: unknown field `polcy`, expected one of `policy`, `sticky_rate`, `retry_after`, `pdu_cost`, `queue_bound`, `reevaluate_soft_failed`, `old_sticky_in_extremities`, `reject_concurrent`"]
     );
     assert_eq!(
         errs_with(HEAD, &["simulation.duration=2h", "network.loss=7"]),

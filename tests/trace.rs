@@ -56,6 +56,8 @@ duration = "2m"
 [network]
 latency = {{ dist = "constant", value = "50ms" }}
 [servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
 clients_per_server = 1
 client_latency = {{ dist = "constant", value = "10ms" }}
 [[servers.list]]
@@ -384,6 +386,8 @@ latency = { dist = "constant", value = "50ms" }
 [servers]
 count = 2
 [servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
 clients_per_server = 1
 client_latency = { dist = "constant", value = "10ms" }
 [servers.defaults.federation]
@@ -479,6 +483,8 @@ latency = { dist = "constant", value = "20ms" }
 [servers]
 count = 2
 [servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
 clients_per_server = 1
 client_latency = { dist = "constant", value = "5ms" }
 [servers.defaults.federation]

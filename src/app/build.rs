@@ -130,6 +130,8 @@ pub fn build(scn: &Scenario, wire: bool) -> anyhow::Result<Built> {
         processing.push(Processing {
             sampler: Sampler::new(&spec.cfg.processing),
             rng: stream(seed, &comp, "misc"),
+            origin: Sampler::new(&spec.cfg.origin_processing),
+            origin_rng: stream(seed, &comp, "origin_processing"),
         });
         servers.push(Server::new(
             id,

@@ -124,10 +124,25 @@ impl ClientLink {
     }
 }
 
-/// A server's request handling time (SPEC 1.2 `processing`), drawn from its own stream.
+/// A server's handling times, each drawn from its own stream: of an incoming `/send`
+/// (`processing`) and of an event its own client sends (`origin_processing`).
 pub struct Processing {
     pub sampler: Sampler,
     pub rng: RngStream,
+    pub origin: Sampler,
+    pub origin_rng: RngStream,
+}
+
+impl Processing {
+    /// The handling time of one incoming `/send`.
+    pub fn inbound(&mut self) -> Time {
+        self.sampler.sample(&mut self.rng)
+    }
+
+    /// The handling time of one event created here.
+    pub fn origin(&mut self) -> Time {
+        self.origin.sample(&mut self.origin_rng)
+    }
 }
 
 /// Everything shared by the components: the world minus its servers and clients.

@@ -56,6 +56,13 @@ pub enum ServerEv {
     Wake {
         dest: ServerId,
     },
+    /// An event created here is persisted: its clients and its federation sender see it.
+    Persisted {
+        pdu: PduId,
+        only_to: Option<Vec<ServerId>>,
+    },
+    /// This server's handling time for a `/send` is over: it processes the PDUs.
+    TxnHandled(TxnArrival),
     /// An overloaded server finished processing a `/send`'s PDUs.
     TxnProcessed(Box<TxnProcessed>),
     /// `defer`: release stored sticky events at the bucket's rate.

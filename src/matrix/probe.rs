@@ -272,13 +272,14 @@ pub enum Wire {
         lost: bool,
     },
     /// The server answered a client request it handled (`created`: the event it made;
-    /// `found`: a delayed event it updated existed).
+    /// `found`: a delayed event it updated existed; `invalid`: refused with 400).
     ClientAnswer {
         t: Time,
         client: ClientId,
         req: Box<ClientReq>,
         created: Option<PduId>,
         found: bool,
+        invalid: bool,
     },
     /// A join over federation completed: the client's `/join` is answered.
     JoinDone {

@@ -447,7 +447,8 @@ impl Render<'_> {
                 req,
                 created,
                 found,
-            } => self.client_answer(*t, *client, req, *created, *found),
+                invalid,
+            } => self.client_answer(*t, *client, req, *created, *found, *invalid),
             Wire::JoinDone { t, client, room } => {
                 let server = self.w.sh.dir.server_of(*client);
                 let (from, to) = (self.sname(server), self.cname(*client));
@@ -704,10 +705,15 @@ impl Render<'_> {
         req: &ClientReq,
         created: Option<PduId>,
         found: bool,
+        invalid: bool,
     ) {
         let forbidden = json!({ "errcode": "M_FORBIDDEN", "error": "not allowed" });
         let not_found = json!({ "errcode": "M_NOT_FOUND", "error": "no such delayed event" });
         let (status, body) = match req {
+            ClientReq::Sticky(_) if invalid => (
+                400,
+                json!({ "errcode": "M_INVALID_PARAM", "error": "sticky duration must be a non-negative integer" }),
+            ),
             ClientReq::Sticky(_) | ClientReq::Message { .. } | ClientReq::PowerLevels { .. } => {
                 match created {
                     Some(p) => (200, json!({ "event_id": self.w.sh.pdus[p].event_id })),

@@ -21,16 +21,58 @@ use std::sync::Arc;
 impl Server {
     /// A `/send` attempt reaches this server.
     pub(crate) fn on_txn(&mut self, cx: &mut Cx<'_, '_>, t: TxnArrival) {
-        let now = cx.now();
-        let body = t.body;
+        let body = &t.body;
         let origin = body.origin;
         let at = body.attempt_ref(self.id);
         if !self.is_up(cx) {
-            self.answer_txn(cx, &body, at, Outcome::Refused, None);
+            self.answer_txn(cx, body, at, Outcome::Refused, None);
             return;
         }
         // SPEC 2.3: a request from a server ends the receiver's backoff towards it.
         self.clear_backoff(cx, origin);
+        // Synapse keeps the answer of a transaction it processed: a repeat gets the same 200.
+        if self.inbound_answered.get(&origin) == Some(&body.id) {
+            self.answer_txn(cx, body, at, Outcome::Ok, None);
+            return;
+        }
+        match self.inbound_active.get_mut(&origin) {
+            // The same transaction again while it is processed: it gets the same answer.
+            Some((id, waiting)) if *id == body.id => {
+                waiting.push(body.attempt);
+                return;
+            }
+            // Synapse: one transaction per origin at a time; a second one gets 429 "Too
+            // many concurrent transactions".
+            Some(_) if self.cfg.inbound.reject_concurrent => {
+                self.answer_txn(cx, body, at, Outcome::RateLimited, None);
+                return;
+            }
+            _ => {}
+        }
+        self.inbound_active
+            .insert(origin, (body.id, vec![body.attempt]));
+        // This server's handling time (`processing`), drawn when the request arrives.
+        let handling = cx.sh.processing[self.id].inbound();
+        if handling == 0 {
+            self.on_txn_handled(cx, t);
+        } else {
+            cx.server_timer(self.id, handling, ServerEv::TxnHandled(t));
+        }
+    }
+
+    /// The handling time of a `/send` is over: overload, the inbound policy, then the PDUs.
+    pub(crate) fn on_txn_handled(&mut self, cx: &mut Cx<'_, '_>, t: TxnArrival) {
+        let now = cx.now();
+        let body = t.body;
+        let origin = body.origin;
+        if !self.is_up(cx)
+            || self
+                .inbound_active
+                .get(&origin)
+                .is_none_or(|(id, _)| *id != body.id)
+        {
+            return; // a crash lost it
+        }
         let cfg = &self.cfg.inbound;
         let entries: Vec<TxnEntry> = body.pdus.clone();
         // Overload: per-PDU processing cost and a bounded inbound queue (503 past it).
@@ -38,7 +80,7 @@ impl Server {
         let cost = cfg.pdu_cost.us();
         if let Some(backlog) = self.busy_until.saturating_sub(now).checked_div(cost) {
             if cfg.queue_bound > 0 && backlog + entries.len() as u64 > cfg.queue_bound as u64 {
-                self.answer_txn(cx, &body, at, Outcome::ServerError, None);
+                self.finish_txn(cx, &body, Outcome::ServerError, None);
                 return;
             }
             ready = self.busy_until.max(now) + cost * entries.len() as u64;
@@ -59,7 +101,7 @@ impl Server {
         let (accept, dropped, deferred) = match policy.admit(q, entries, &live) {
             Admission::Reject => {
                 let retry_after = Some(self.cfg.inbound.retry_after.us());
-                self.answer_txn(cx, &body, at, Outcome::RateLimited, retry_after);
+                self.finish_txn(cx, &body, Outcome::RateLimited, retry_after);
                 return;
             }
             Admission::Accept {
@@ -90,7 +132,7 @@ impl Server {
             for e in &accept {
                 self.receive_pdu(cx, origin, e.pdu, Arrival::of(e));
             }
-            self.answer_txn(cx, &body, at, Outcome::Ok, None);
+            self.finish_txn(cx, &body, Outcome::Ok, None);
         } else {
             // Overloaded: the 200 goes out once the PDUs are processed; a crash before then
             // loses the work and the answer (the sender times out and retries).
@@ -110,8 +152,7 @@ impl Server {
         for e in &p.entries {
             self.receive_pdu(cx, p.body.origin, e.pdu, Arrival::of(e));
         }
-        let at = p.body.attempt_ref(self.id);
-        self.answer_txn(cx, &p.body, at, Outcome::Ok, None);
+        self.finish_txn(cx, &p.body, Outcome::Ok, None);
     }
 
     /// Answer one `/send` attempt (`body` echoed in the trace when processed).
@@ -130,6 +171,38 @@ impl Server {
         };
         let shown = (outcome == Outcome::Ok).then(|| body.clone());
         self.send_txn_answer(cx, body.origin, resp, shown);
+    }
+
+    /// The transaction being processed for its origin is done: answer every attempt that
+    /// waits for it, and remember a 200.
+    fn finish_txn(
+        &mut self,
+        cx: &mut Cx<'_, '_>,
+        body: &Arc<TxnBody>,
+        outcome: Outcome,
+        retry_after: Option<Time>,
+    ) {
+        let attempts = match self.inbound_active.remove(&body.origin) {
+            Some((id, waiting)) if id == body.id => waiting,
+            other => {
+                // Not the active one (cannot happen): answer this attempt alone.
+                if let Some(o) = other {
+                    self.inbound_active.insert(body.origin, o);
+                }
+                vec![body.attempt]
+            }
+        };
+        if outcome == Outcome::Ok {
+            self.inbound_answered.insert(body.origin, body.id);
+        }
+        for attempt in attempts {
+            let at = AttemptRef {
+                dest: self.id,
+                txn: body.id,
+                attempt,
+            };
+            self.answer_txn(cx, body, at, outcome, retry_after);
+        }
     }
 
     fn send_txn_answer(

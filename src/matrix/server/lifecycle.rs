@@ -5,9 +5,11 @@
 use super::Server;
 use crate::matrix::cx::Cx;
 use crate::matrix::ids::DelayId;
+use crate::matrix::ids::{RoomId, ServerId};
 use crate::matrix::msg::{Outcome, ServerEv};
-use crate::matrix::probe::{AttemptDone, Probe};
-use crate::matrix::spec::CatchUp;
+use crate::matrix::probe::{AttemptDone, Probe, Unqueued};
+use crate::matrix::spec::{CatchUp, RestartCatchUp};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 impl Server {
     /// The server goes down (the world has already marked it down on the network).
@@ -50,8 +52,60 @@ impl Server {
         }
         self.buckets.clear();
         self.busy_until = now;
+        // Transactions being processed are lost with their answers (what was answered 200
+        // is persisted).
+        self.inbound_active.clear();
         for row in aborted {
             cx.probe(Probe::Attempt(Box::new(row)));
+        }
+    }
+
+    /// Synapse's catch-up after a restart, with the MSC's rule that own sticky events are
+    /// never dropped: the newest event per room goes first in a transaction of its own (the
+    /// receiver fetches the events it misses before it with get_missing_events), then
+    /// every own sticky event still sticky, in creation order. Older ordinary events are
+    /// not sent again.
+    fn newest_first(&mut self, cx: &mut Cx<'_, '_>, dest: ServerId) {
+        let local = self.clock.local_ms(cx.now());
+        let id = self.id;
+        let Some(dq) = self.dests.get_mut(&dest) else {
+            return;
+        };
+        if dq.queue.is_empty() {
+            return;
+        }
+        let pdus = &cx.sh.pdus;
+        // Expired events are dropped first (MSC4354: nothing to deliver).
+        let mut expired = vec![];
+        dq.queue.retain(|e| {
+            let gone = pdus[e.pdu]
+                .origin_end_local_ms()
+                .is_some_and(|end| end <= local);
+            if gone {
+                expired.push(e.pdu);
+            }
+            !gone
+        });
+        let mut newest: BTreeMap<RoomId, usize> = BTreeMap::new();
+        for (i, e) in dq.queue.iter().enumerate() {
+            newest.insert(pdus[e.pdu].room, i);
+        }
+        let first: BTreeSet<usize> = newest.values().copied().collect();
+        let mut head = VecDeque::new();
+        let mut rest = VecDeque::new();
+        for (i, e) in dq.queue.drain(..).enumerate() {
+            let p = &pdus[e.pdu];
+            if first.contains(&i) {
+                head.push_back(e);
+            } else if p.origin == id && p.is_sticky() {
+                rest.push_back(e);
+            }
+        }
+        dq.first_batch = Some(head.len());
+        head.extend(rest);
+        dq.queue = head;
+        for pdu in expired {
+            self.unqueued(cx, dest, pdu, Unqueued::Expired);
         }
     }
 
@@ -72,7 +126,9 @@ impl Server {
         for delay_id in due {
             cx.server_timer(self.id, 0, ServerEv::DelayedFire { delay_id });
         }
-        let latest_only = self.cfg.federation.catch_up == CatchUp::LatestOnly;
+        let fed = &self.cfg.federation;
+        let latest_only = fed.catch_up == CatchUp::LatestOnly;
+        let newest_first = fed.restart_catch_up == RestartCatchUp::NewestFirst;
         let dests: Vec<_> = self.dests.keys().copied().collect();
         for d in dests {
             if latest_only {
@@ -81,6 +137,8 @@ impl Server {
                     dq.catching_up = !dq.queue.is_empty();
                 }
                 self.compact_latest_only(cx, d);
+            } else if newest_first {
+                self.newest_first(cx, d);
             }
             self.kick(cx, d);
         }

@@ -72,6 +72,8 @@ pub struct InFlight {
     pub timeout: Option<EventKey>,
     /// Waiting for a retry timer (not on the wire).
     pub waiting_retry: bool,
+    /// A restart's catch-up transaction (the newest event per room).
+    pub catch_up: bool,
 }
 
 /// The sending side towards one destination (SPEC 2.3).
@@ -81,6 +83,8 @@ pub struct DestQueue {
     pub in_flight: Option<InFlight>,
     /// Consecutive failed `/send`s (backoff level); 0 when healthy.
     pub failures: u32,
+    /// The last backoff interval (Synapse's `retry_interval`); None when healthy.
+    pub backoff_interval: Option<Time>,
     pub backoff_until: Option<Time>,
     /// Start of the current run of failures (for catch-up after one hour).
     pub failing_since: Option<Time>,
@@ -88,6 +92,9 @@ pub struct DestQueue {
     pub catching_up: bool,
     pub start_scheduled: bool,
     pub wake: Option<EventKey>,
+    /// After a restart (Synapse's catch-up): the next transaction carries only this many
+    /// entries from the front of the queue (the newest event per room).
+    pub first_batch: Option<usize>,
 }
 
 impl DestQueue {
@@ -206,6 +213,11 @@ pub struct Server {
     pub withhold: Vec<Withhold>,
     /// Joins of local users sent to a resident with send_join, waiting for the answer.
     pub pending_joins: Vec<(ClientId, RoomId)>,
+    /// `/send`s being processed here, per origin: the transaction and the attempts
+    /// waiting for its answer.
+    pub inbound_active: BTreeMap<ServerId, (TxnId, Vec<u32>)>,
+    /// The last transaction answered 200 per origin (a repeat gets the same answer).
+    pub inbound_answered: BTreeMap<ServerId, TxnId>,
 }
 
 impl Server {
@@ -242,6 +254,8 @@ impl Server {
             delayed: BTreeMap::new(),
             withhold: vec![],
             pending_joins: vec![],
+            inbound_active: BTreeMap::new(),
+            inbound_answered: BTreeMap::new(),
         }
     }
 
@@ -264,6 +278,12 @@ impl Server {
             ServerEv::RetryTxn { dest, txn } => self.on_retry_txn(cx, dest, txn),
             ServerEv::TxnTimeout(at) => self.on_txn_timeout(cx, at),
             ServerEv::Wake { dest } => self.on_wake(cx, dest),
+            ServerEv::TxnHandled(t) => self.on_txn_handled(cx, t),
+            ServerEv::Persisted { pdu, only_to } => {
+                if self.is_up(cx) {
+                    self.publish_local(cx, pdu, only_to.as_deref());
+                }
+            }
             ServerEv::TxnProcessed(p) => self.on_txn_processed(cx, *p),
             ServerEv::DeferRelease => self.on_defer_release(cx),
             ServerEv::DelayedFire { delay_id } => self.on_delayed_fire(cx, delay_id),

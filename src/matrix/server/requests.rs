@@ -9,6 +9,7 @@ use crate::matrix::event::{sticky_end_local_ms, Content, DurationField, Pdu};
 use crate::matrix::ids::{ClientId, PduId, ReqTag, RoomId, ServerId};
 use crate::matrix::msg::{ClientReq, ClientRequest, JoinReq, JoinResp, ServerEv, StickySend};
 use crate::matrix::probe::{Arrival, Probe, Wire};
+use crate::matrix::spec::InvalidDuration;
 use rand::Rng;
 
 /// The level needed to change power levels (the room's `state_default` in practice).
@@ -98,12 +99,18 @@ impl Server {
         let ClientRequest { client, req, tag } = r;
         let before = cx.sh.pdus.len();
         let mut found = true;
+        let mut invalid = false;
         match &req {
             ClientReq::Sticky(s) => {
                 if !self.is_joined(s.room, client) {
                     return None; // not in the room: refused (and not traced)
                 }
-                self.send_sticky(cx, client, s, tag);
+                // Synapse's client API refuses a negative or non-integer duration (400).
+                invalid = s.duration.normalise() == DurationField::Invalid
+                    && self.cfg.invalid_sticky_duration == InvalidDuration::Reject;
+                if !invalid {
+                    self.send_sticky(cx, client, s, tag);
+                }
             }
             ClientReq::Message { room } => {
                 if self.is_joined(*room, client) {
@@ -183,6 +190,7 @@ impl Server {
             req: Box::new(req),
             created,
             found,
+            invalid,
         });
         None
     }
@@ -205,7 +213,8 @@ impl Server {
         self.create_local(cx, pdu, s.only_to.as_deref(), tag);
     }
 
-    /// An event created by this server itself: into its DAG, its queues, its streams.
+    /// An event created by this server itself: into its DAG now; into its queues and its
+    /// streams once it is persisted (`origin_processing` later).
     pub(crate) fn create_local(
         &mut self,
         cx: &mut Cx<'_, '_>,
@@ -217,8 +226,6 @@ impl Server {
         let p = &cx.sh.pdus[pdu];
         let room = p.room;
         let origin_end = p.is_sticky().then(|| self.own_end(p));
-        let end_local = p.origin_end_local_ms();
-        let origin_local_ms = p.origin_local_ms;
         cx.probe(Probe::Created {
             pdu,
             t: now,
@@ -237,12 +244,29 @@ impl Server {
                 view.recent_ts.pop_front();
             }
         }
+        let persist = cx.sh.processing[self.id].origin();
+        if persist == 0 {
+            self.publish_local(cx, pdu, only_to);
+        } else {
+            let only_to = only_to.map(|o| o.to_vec());
+            cx.server_timer(self.id, persist, ServerEv::Persisted { pdu, only_to });
+        }
+    }
+
+    /// One of this server's events is persisted: its federation sender queues it, its
+    /// state applies, and (still sticky) it enters the sticky stream.
+    pub(crate) fn publish_local(
+        &mut self,
+        cx: &mut Cx<'_, '_>,
+        pdu: PduId,
+        only_to: Option<&[ServerId]>,
+    ) {
         // Queue before applying a leave, so the leave reaches everyone who was in the room.
         self.enqueue_own(cx, pdu, only_to);
         self.apply_ordinary(cx, pdu);
         // MSC4354: for its own events, received_ts is the creation time.
-        if let Some(end) = end_local {
-            if end > origin_local_ms {
+        if let Some(end) = cx.sh.pdus[pdu].origin_end_local_ms() {
+            if end > self.clock.local_ms(cx.now()) {
                 self.accept_sticky(cx, pdu, end, Arrival::OWN);
             }
         }

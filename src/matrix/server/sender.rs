@@ -10,7 +10,7 @@ use crate::matrix::msg::{
     AttemptRef, Outcome, ServerEv, TxnArrival, TxnBody, TxnEntry, TxnResponse,
 };
 use crate::matrix::probe::{AttemptDone, NotQueued, Probe, Unqueued, Wire};
-use crate::matrix::spec::CatchUp;
+use crate::matrix::spec::{BackoffRule, CatchUp};
 use crate::net::{jitter, Transit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -104,7 +104,7 @@ impl Server {
     }
 
     /// A sticky PDU left the queue towards `dest` unsent.
-    fn unqueued(&self, cx: &mut Cx<'_, '_>, dest: ServerId, pdu: PduId, why: Unqueued) {
+    pub(crate) fn unqueued(&self, cx: &mut Cx<'_, '_>, dest: ServerId, pdu: PduId, why: Unqueued) {
         let p = &cx.sh.pdus[pdu];
         if !p.is_sticky() {
             return;
@@ -152,6 +152,9 @@ impl Server {
         if !up || dq.in_flight.is_some() || dq.in_backoff(now) {
             return;
         }
+        // A restart's catch-up transaction carries the newest event per room alone.
+        let catch_up = dq.first_batch.take();
+        let max = catch_up.map_or(max, |n| n.clamp(1, max));
         // MSC4354: expired events are dropped from the queue before sending (nothing to deliver).
         let local_ms = self.clock.local_ms(now);
         let mut expired = vec![];
@@ -183,6 +186,7 @@ impl Server {
             body: None,
             timeout: None,
             waiting_retry: false,
+            catch_up: catch_up.is_some(),
         });
         self.send_attempt(cx, dest);
     }
@@ -248,10 +252,7 @@ impl Server {
             };
             cx.server_timer(origin, lat + back, ServerEv::TxnResponse(resp));
         } else {
-            // The receiver's handling time is part of the message's way in.
-            let p = &mut cx.sh.processing[dest];
-            let handling = p.sampler.sample(&mut p.rng);
-            cx.server_timer(dest, lat + handling, ServerEv::Txn(TxnArrival { body }));
+            cx.server_timer(dest, lat, ServerEv::Txn(TxnArrival { body }));
         }
     }
 
@@ -314,6 +315,7 @@ impl Server {
         if outcome == Outcome::Ok {
             dq.in_flight = None;
             dq.failures = 0;
+            dq.backoff_interval = None;
             dq.backoff_until = None;
             dq.failing_since = None;
             dq.catching_up = false;
@@ -341,8 +343,12 @@ impl Server {
             cx.probe(Probe::Attempt(Box::new(row)));
             return;
         }
-        // Retries spent: the destination backs off; its PDUs go back to the queue, in order.
+        // Retries spent: the destination backs off; its PDUs go back to the queue, in order
+        // (a catch-up transaction stays one of its own).
         let txn = dq.in_flight.take().expect("in flight");
+        if txn.catch_up {
+            dq.first_batch = Some(txn.entries.len());
+        }
         for mut e in txn.entries.into_iter().rev() {
             e.saw_backoff = true;
             dq.queue.push_front(e);
@@ -351,10 +357,23 @@ impl Server {
             e.saw_backoff = true;
         }
         dq.failures += 1;
-        let base = (fed.backoff.initial.us() as f64
-            * fed.backoff.multiplier.powi(dq.failures as i32 - 1))
-        .min(fed.backoff.max.us() as f64);
-        let mut wait = (base * jitter(&mut self.rng_fed, fed.backoff.jitter)).round() as Time;
+        let b = &fed.backoff;
+        let interval = match (b.rule, dq.backoff_interval) {
+            // Synapse (retryutils.py): the first backoff is exactly the initial interval.
+            (BackoffRule::Synapse, None) => b.initial.us(),
+            // Each later one compounds: previous × multiplier × jitter, capped.
+            (BackoffRule::Synapse, Some(prev)) => {
+                let j = jitter(&mut self.rng_fed, b.jitter);
+                ((prev as f64 * b.multiplier * j).round() as Time).min(b.max.us())
+            }
+            (BackoffRule::Independent, _) => {
+                let base = (b.initial.us() as f64 * b.multiplier.powi(dq.failures as i32 - 1))
+                    .min(b.max.us() as f64);
+                (base * jitter(&mut self.rng_fed, b.jitter)).round() as Time
+            }
+        };
+        dq.backoff_interval = Some(interval);
+        let mut wait = interval;
         if honour {
             wait = wait.max(retry_after.unwrap_or(0));
         }
@@ -430,6 +449,7 @@ impl Server {
         if let Some(dq) = self.dests.get_mut(&towards) {
             if dq.in_backoff(now) || dq.failures > 0 {
                 dq.backoff_until = None;
+                dq.backoff_interval = None;
                 dq.failures = 0;
                 dq.failing_since = None;
                 if let Some(k) = dq.wake.take() {

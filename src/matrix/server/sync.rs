@@ -9,6 +9,7 @@ use crate::matrix::event::EventStore;
 use crate::matrix::ids::{ClientId, PduId, RoomId};
 use crate::matrix::msg::{ClientEv, PowerMap, ServerEv, SyncRequest};
 use crate::matrix::probe::Wire;
+use crate::matrix::spec::CapCounts;
 use std::collections::{BTreeMap, HashSet};
 
 /// A sync token: positions in the server's timeline and sticky streams.
@@ -230,8 +231,11 @@ impl Server {
             }
         }
         // MSC4354: at most `sticky_limit` sticky events per response across all rooms, in
-        // stream order; the rest come in the next responses.
+        // stream order; the rest come in the next responses. Synapse counts every stream
+        // position it scans (an unexpired event of a joined room), also those it then
+        // leaves out because a timeline carried them (`cap_counts`).
         let cap = cfg.sticky_limit as usize;
+        let positions = cfg.cap_counts == CapCounts::Positions;
         let mut n = 0;
         let mut next_spos = self.sticky_stream.len();
         for (i, e) in self.sticky_stream.iter().enumerate().skip(spos) {
@@ -239,13 +243,16 @@ impl Server {
                 next_spos = i;
                 break;
             }
-            if rooms.binary_search(&e.room).is_ok()
-                && e.end_local_ms > local
-                && !dev.delivered.contains(&e.pdu)
+            if rooms.binary_search(&e.room).is_err() || e.end_local_ms <= local {
+                continue;
+            }
+            let sent = !dev.delivered.contains(&e.pdu)
                 && !in_timeline.contains(&e.pdu)
-                && taken.insert(e.pdu)
-            {
+                && taken.insert(e.pdu);
+            if sent {
                 sticky.push((e.room, e.pdu, e.end_local_ms - local));
+            }
+            if sent || positions {
                 n += 1;
             }
         }
