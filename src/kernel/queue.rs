@@ -1,24 +1,34 @@
-//! The pending-event queue: a radix heap on the event time, ordered by (time, insertion
-//! sequence).
+//! The pending-event queue: a radix heap on the event time, with a sorted front, ordered
+//! by (time, insertion sequence).
 //!
 //! The kernel never schedules into the past (`Ctx::schedule_at` clamps to now), so the
-//! times popped never decrease. A radix heap lives on exactly that: it remembers `last`,
-//! the time of the latest minimum, and files every pending event in the bucket named by
-//! the highest bit in which its time differs from `last`. All events at `last` itself sit
-//! in `now_q`, first in, first out. When `now_q` runs dry the lowest non-empty bucket
-//! holds the next time: `last` moves to its minimum and its events are filed again, each
-//! into a strictly lower bucket (or `now_q`). An event is therefore moved at most 64
-//! times and in practice a handful, whatever the spread of times: no calendar width to
-//! tune, no resize, and the order is exact.
+//! times popped never decrease. A radix heap lives on exactly that. The queue keeps a
+//! boundary time `hi`: every pending event at or before `hi` is in `front`, sorted by
+//! (time, sequence); every later one is in the bucket named by the highest bit in which its
+//! time differs from `hi`. Bucket `b` thus holds times that agree with `hi` above bit `b`
+//! and have bit `b` set where `hi` has it clear, so every time in bucket `b` is earlier
+//! than every time in a higher bucket.
 //!
-//! Ties: events enter `now_q` either when pushed at `last` (later sequence than anything
-//! already there) or together when a bucket is refiled into an empty `now_q`, and then
-//! they are sorted by sequence. So events at the same instant run in the order they were
-//! scheduled, which makes runs deterministic.
+//! When `front` runs dry the lowest non-empty bucket holds the next events:
+//! - if it is small, it is sorted by time into `front` whole, and `hi` moves to the top of
+//!   its range (`hi` with bits `0..=b` set), which leaves every other bucket where it is;
+//! - otherwise `hi` moves to its earliest time: the events at that time go to `front` and
+//!   the rest are filed again, each into a strictly lower bucket.
 //!
-//! A push before `last` (only possible through [`EventQueue::push`] directly, after a
-//! `peek_time` or `pop` returned a later time) is still exact: every pending event is
-//! refiled against the earlier `last`, at O(n) cost. The kernel's run loop never does it.
+//! An event is therefore moved a handful of times at most (never more than 64), whatever
+//! the spread of times: no calendar width to tune, no resize, and the order is exact.
+//!
+//! Ties: events at the same instant run in the order they were scheduled, which makes runs
+//! deterministic. No sequence comparison is needed for that: events at one time always
+//! share a place (`front` or one bucket), and within it they stay in sequence order,
+//! because a push appends the highest sequence yet and every move (filing a bucket again,
+//! cutting `front` back) walks its source in order and appends. So a stable sort by time
+//! alone puts a bucket in (time, sequence) order.
+//!
+//! A push at or before `hi` is inserted into `front` at its place (after every event at
+//! or before its time: it has the highest sequence yet), so a push into the past is exact
+//! too. If such pushes make `front` long, it is cut back to its earliest instant and the
+//! rest filed into buckets.
 //!
 //! Cancellation is lazy: a cancelled sequence number is remembered and its entry skipped
 //! when it reaches the front.
@@ -38,9 +48,16 @@ struct Entry<E> {
     ev: E,
 }
 
-/// Buckets 0..64: bucket `b` holds the events whose time differs from `last` first in bit
-/// `b` (so `2^b <= time ^ last < 2^(b+1)`, and `time > last`).
+/// One bucket per bit of the time.
 const BUCKETS: usize = 64;
+
+/// A bucket this small is sorted into `front` whole instead of being filed again.
+/// (Tiny under `cfg(test)`, so that unit tests go through every path often; the order
+/// does not depend on these two numbers.)
+const SORT_MAX: usize = if cfg!(test) { 3 } else { 64 };
+
+/// `front` longer than this after an insertion in its middle is cut back (see `spill`).
+const FRONT_CAP: usize = if cfg!(test) { 4 } else { 128 };
 
 /// Hashes a sequence number for the cancelled set with one multiplication (Fibonacci
 /// hashing). Sequence numbers are dense integers chosen by the queue, not by a user, so
@@ -68,14 +85,14 @@ impl Hasher for SeqHasher {
 type SeqSet = HashSet<u64, BuildHasherDefault<SeqHasher>>;
 
 pub struct EventQueue<E> {
-    /// Events at exactly `last`, in sequence order.
-    now_q: VecDeque<Entry<E>>,
-    /// Events after `last`, filed by the highest bit of `time ^ last`.
+    /// Every pending event at or before `hi`, in (time, sequence) order.
+    front: VecDeque<Entry<E>>,
+    /// Events after `hi`, filed by the highest bit of `time ^ hi`.
     buckets: [Vec<Entry<E>>; BUCKETS],
     /// Bit `b` set when `buckets[b]` is not empty.
     occupied: u64,
-    /// Time of the latest minimum: no pending event is earlier.
-    last: Time,
+    /// The boundary between `front` and the buckets.
+    hi: Time,
     len: usize,
     next_seq: u64,
     // Only membership is asked of this set; its order never reaches an outcome.
@@ -88,11 +105,11 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
-/// The bucket of an event at `time` when the latest minimum is `last` (`time != last`).
+/// The bucket of an event at `time` when the boundary is `hi` (`time > hi`).
 #[inline]
-fn bucket_of(time: Time, last: Time) -> usize {
-    debug_assert!(time != last);
-    (63 - (time ^ last).leading_zeros()) as usize
+fn bucket_of(time: Time, hi: Time) -> usize {
+    debug_assert!(time > hi);
+    (63 - (time ^ hi).leading_zeros()) as usize
 }
 
 impl<E> EventQueue<E> {
@@ -100,13 +117,13 @@ impl<E> EventQueue<E> {
         Self::with_capacity(0)
     }
 
-    /// `cap` is a hint: events are spread over buckets, so it sizes the tie queue only.
+    /// `cap` is a hint only: events are spread over buckets that grow as needed.
     pub fn with_capacity(cap: usize) -> Self {
         EventQueue {
-            now_q: VecDeque::with_capacity(cap.min(1024)),
+            front: VecDeque::with_capacity(cap.min(SORT_MAX)),
             buckets: std::array::from_fn(|_| Vec::new()),
             occupied: 0,
-            last: 0,
+            hi: 0,
             len: 0,
             next_seq: 0,
             cancelled: SeqSet::default(),
@@ -117,19 +134,64 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time: Time, ev: E) -> EventKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if time < self.last {
-            self.rebase(time);
-        }
         self.len += 1;
         let e = Entry { time, seq, ev };
-        if time == self.last {
-            self.now_q.push_back(e);
+        if time > self.hi {
+            self.file(e);
         } else {
-            let b = bucket_of(time, self.last);
-            self.buckets[b].push(e);
-            self.occupied |= 1 << b;
+            self.insert_front(e);
         }
         EventKey(seq)
+    }
+
+    /// Put an event after `hi` into its bucket.
+    #[inline]
+    fn file(&mut self, e: Entry<E>) {
+        let b = bucket_of(e.time, self.hi);
+        self.buckets[b].push(e);
+        self.occupied |= 1 << b;
+    }
+
+    /// Insert a new event at or before `hi` into `front`, after every event at or before
+    /// its time (its sequence is the highest yet).
+    #[inline]
+    fn insert_front(&mut self, e: Entry<E>) {
+        match self.front.back() {
+            Some(b) if b.time > e.time => {
+                let at = self.front.partition_point(|x| x.time <= e.time);
+                // VecDeque moves the shorter side: cheap near either end.
+                self.front.insert(at, e);
+                if self.front.len() > FRONT_CAP {
+                    self.spill();
+                }
+            }
+            _ => self.front.push_back(e),
+        }
+    }
+
+    /// Cut `front` back to the events at its earliest time, filing the rest into buckets.
+    #[cold]
+    fn spill(&mut self) {
+        let lo = self.front.front().expect("front is long").time;
+        // Moving `hi` down to `lo` leaves the buckets valid when the two agree above the
+        // lowest occupied bucket, which is always so for the kernel (times never go back).
+        // Otherwise every bucket is filed again.
+        let keeps_buckets = self.occupied == 0
+            || lo == self.hi
+            || bucket_of(self.hi, lo) < self.occupied.trailing_zeros() as usize;
+        let mut moved: Vec<Entry<E>> = Vec::new();
+        if !keeps_buckets {
+            for b in 0..BUCKETS {
+                moved.append(&mut self.buckets[b]);
+            }
+            self.occupied = 0;
+        }
+        let keep = self.front.partition_point(|x| x.time <= lo);
+        moved.extend(self.front.drain(keep..));
+        self.hi = lo;
+        for e in moved {
+            self.file(e);
+        }
     }
 
     /// Mark a pending event as cancelled. False if it is not pending.
@@ -142,73 +204,56 @@ impl<E> EventQueue<E> {
         self.cancelled.insert(key.0)
     }
 
-    /// Move `last` back to `time` (earlier than every pending event) and refile everything.
-    #[cold]
-    fn rebase(&mut self, time: Time) {
-        debug_assert!(time < self.last);
-        let mut all: Vec<Entry<E>> = self.now_q.drain(..).collect();
-        for b in 0..BUCKETS {
-            all.append(&mut self.buckets[b]);
-        }
-        self.occupied = 0;
-        self.last = time;
-        for e in all {
-            // Every pending event is later than `time`: none lands in `now_q`.
-            let b = bucket_of(e.time, time);
-            self.buckets[b].push(e);
-            self.occupied |= 1 << b;
-        }
-    }
-
-    /// `now_q` is empty: advance `last` to the earliest pending time and move the events
-    /// at it into `now_q`. False when nothing is pending.
+    /// `front` is empty: bring the next events into it from the lowest non-empty bucket.
+    /// False when nothing is pending.
     #[inline]
     fn refill(&mut self) -> bool {
         if self.occupied == 0 {
             return false;
         }
         let b = self.occupied.trailing_zeros() as usize;
-        // Take the bucket out to refile from it while pushing into the lower ones; its
+        self.occupied &= !(1 << b);
+        // Take the bucket out to move from it while pushing into the lower ones; its
         // allocation is put back afterwards.
         let mut src = std::mem::take(&mut self.buckets[b]);
-        let last = src.iter().map(|e| e.time).min().expect("occupied bucket");
-        self.last = last;
-        self.occupied &= !(1 << b);
-        for e in src.drain(..) {
-            if e.time == last {
-                self.now_q.push_back(e);
-            } else {
-                // Strictly below `b`: `e.time` and `last` agree on bits b and above.
-                let nb = bucket_of(e.time, last);
-                self.buckets[nb].push(e);
-                self.occupied |= 1 << nb;
+        if src.len() <= SORT_MAX {
+            // These are all the events up to the top of the bucket's range, and that top
+            // agrees with `hi` above bit `b`: the other buckets stay valid.
+            // Stable: events at one time are already in sequence order (see below).
+            src.sort_by_key(|e| e.time);
+            self.front.extend(src.drain(..));
+            self.hi |= u64::MAX >> (63 - b);
+        } else {
+            let lo = src.iter().map(|e| e.time).min().expect("occupied bucket");
+            self.hi = lo;
+            for e in src.drain(..) {
+                if e.time == lo {
+                    self.front.push_back(e);
+                } else {
+                    // Strictly below `b`: `e.time` and `lo` agree on bits b and above.
+                    self.file(e);
+                }
             }
         }
         self.buckets[b] = src;
-        if self.now_q.len() > 1 {
-            // Same instant, filed in arbitrary order: run them in scheduling order.
-            self.now_q
-                .make_contiguous()
-                .sort_unstable_by_key(|e| e.seq);
-        }
         true
     }
 
-    /// Make the front of `now_q` the earliest live event. False when nothing is pending.
+    /// Make the front of `front` the earliest live event. False when nothing is pending.
     #[inline]
     fn settle(&mut self) -> bool {
         loop {
-            if self.now_q.is_empty() && !self.refill() {
+            if self.front.is_empty() && !self.refill() {
                 return false;
             }
             if self.cancelled.is_empty() {
                 return true;
             }
-            let seq = self.now_q.front().expect("refilled").seq;
+            let seq = self.front.front().expect("refilled").seq;
             if !self.cancelled.remove(&seq) {
                 return true;
             }
-            self.now_q.pop_front();
+            self.front.pop_front();
             self.len -= 1;
         }
     }
@@ -216,7 +261,7 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn peek_time(&mut self) -> Option<Time> {
         if self.settle() {
-            Some(self.last)
+            self.front.front().map(|e| e.time)
         } else {
             None
         }
@@ -227,7 +272,7 @@ impl<E> EventQueue<E> {
         if !self.settle() {
             return None;
         }
-        let e = self.now_q.pop_front().expect("settled");
+        let e = self.front.pop_front().expect("settled");
         self.len -= 1;
         Some((e.time, e.ev))
     }
@@ -273,5 +318,231 @@ mod tests {
             }
             prop_assert_eq!(got, expected);
         }
+    }
+
+    /// The obvious queue: a `BinaryHeap` on (time, sequence) with the same lazy cancels.
+    struct Reference {
+        heap: BinaryHeap<Reverse<(Time, u64)>>,
+        next_seq: u64,
+        cancelled: HashSet<u64>,
+    }
+
+    impl Reference {
+        fn new() -> Self {
+            Reference {
+                heap: BinaryHeap::new(),
+                next_seq: 0,
+                cancelled: HashSet::new(),
+            }
+        }
+        fn push(&mut self, time: Time) -> u64 {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.heap.push(Reverse((time, seq)));
+            seq
+        }
+        fn cancel(&mut self, seq: u64) -> bool {
+            seq < self.next_seq && self.cancelled.insert(seq)
+        }
+        fn skip_cancelled(&mut self) {
+            while let Some(Reverse((_, seq))) = self.heap.peek() {
+                if !self.cancelled.remove(seq) {
+                    break;
+                }
+                self.heap.pop();
+            }
+        }
+        fn peek_time(&mut self) -> Option<Time> {
+            self.skip_cancelled();
+            self.heap.peek().map(|Reverse((t, _))| *t)
+        }
+        fn pop(&mut self) -> Option<(Time, u64)> {
+            self.skip_cancelled();
+            self.heap.pop().map(|Reverse(k)| k)
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Push at a time of the given kind (see `time_of`), from the raw number.
+        Push(u8, u64),
+        Pop,
+        Peek,
+        /// Cancel the key of the n-th push so far (modulo), pending, run or cancelled.
+        Cancel(usize),
+    }
+
+    fn op(past: bool) -> impl Strategy<Value = Op> {
+        let kinds = if past { 6u8 } else { 5 };
+        prop_oneof![
+            6 => (0..kinds, any::<u64>()).prop_map(|(k, x)| Op::Push(k, x)),
+            4 => Just(Op::Pop),
+            1 => Just(Op::Peek),
+            2 => any::<usize>().prop_map(Op::Cancel),
+        ]
+    }
+
+    /// The time of a push, `now` being the latest time popped or peeked.
+    fn time_of(kind: u8, x: u64, now: Time) -> Time {
+        match kind {
+            // Ties: the same few instants over and over.
+            0 => now.saturating_add(x % 3),
+            // Sub-millisecond to a second ahead.
+            1 => now.saturating_add(x % 1_000_000),
+            // Exponential-ish spread: up to 2^40 us (12 days) ahead, bunched near now.
+            2 => now.saturating_add(x >> (24 + x % 40)),
+            // Anywhere up to u64::MAX / 2, the kernel's "never" (far-future expiries).
+            3 => now.max(x >> 1),
+            // The very end of time.
+            4 => now.max(u64::MAX - x % 2),
+            // The past (the kernel never does this; the queue stays exact anyway).
+            _ => x % now.saturating_add(1).max(1),
+        }
+    }
+
+    fn check_against_reference(ops: &[Op]) -> Result<(), TestCaseError> {
+        let mut q = EventQueue::new();
+        let mut r = Reference::new();
+        let mut keys: Vec<EventKey> = vec![];
+        let mut now: Time = 0;
+        for op in ops {
+            match *op {
+                Op::Push(kind, x) => {
+                    let t = time_of(kind, x, now);
+                    let seq = r.push(t);
+                    let k = q.push(t, seq);
+                    keys.push(k);
+                }
+                Op::Pop => {
+                    let got = q.pop();
+                    let want = r.pop();
+                    prop_assert_eq!(got, want);
+                    if let Some((t, _)) = got {
+                        now = now.max(t);
+                    }
+                }
+                Op::Peek => {
+                    let got = q.peek_time();
+                    prop_assert_eq!(got, r.peek_time());
+                    if let Some(t) = got {
+                        now = now.max(t);
+                    }
+                }
+                Op::Cancel(i) => {
+                    if !keys.is_empty() {
+                        let k = keys[i % keys.len()];
+                        prop_assert_eq!(q.cancel(k), r.cancel(k.0));
+                    }
+                }
+            }
+            prop_assert_eq!(q.len(), r.heap.len());
+            prop_assert_eq!(q.is_empty(), r.heap.len() <= r.cancelled.len());
+        }
+        // Drain: the rest comes out in the same order too.
+        loop {
+            let got = q.pop();
+            prop_assert_eq!(got, r.pop());
+            if got.is_none() {
+                break;
+            }
+        }
+        prop_assert_eq!(q.len(), 0);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// As the kernel uses it: never a push before the latest time popped.
+        #[test]
+        fn same_order_as_a_binary_heap(ops in proptest::collection::vec(op(false), 0..600)) {
+            check_against_reference(&ops)?;
+        }
+
+        /// Pushes into the past as well.
+        #[test]
+        fn same_order_as_a_binary_heap_with_pushes_into_the_past(
+            ops in proptest::collection::vec(op(true), 0..600)
+        ) {
+            check_against_reference(&ops)?;
+        }
+    }
+
+    #[test]
+    fn huge_times_and_ties_keep_their_order() {
+        let mut q = EventQueue::new();
+        let week = 7 * 24 * 3600 * 1_000_000u64;
+        let times = [
+            u64::MAX,
+            u64::MAX / 2,
+            week,
+            0,
+            u64::MAX / 2,
+            week,
+            1,
+            u64::MAX,
+            0,
+            week + 1,
+        ];
+        for (i, &t) in times.iter().enumerate() {
+            q.push(t, i);
+        }
+        let mut want: Vec<(Time, usize)> = times.iter().copied().zip(0..).collect();
+        want.sort();
+        let got: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_push_at_the_current_instant_runs_after_the_others_there() {
+        let mut q = EventQueue::new();
+        for i in 0..10 {
+            q.push(100, i);
+        }
+        q.push(5_000, 99);
+        assert_eq!(q.pop(), Some((100, 0)));
+        q.push(100, 10);
+        q.push(100, 11);
+        let got: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, i)| i).collect();
+        assert_eq!(got, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99]);
+    }
+
+    #[test]
+    fn a_long_front_is_cut_back_without_changing_the_order() {
+        // A sparse queue sorted into the front, then many pushes into its middle.
+        let mut q = EventQueue::new();
+        let mut r = Reference::new();
+        for t in [1_000_000u64, 2_000_000, 3_000_000] {
+            q.push(t, r.push(t));
+        }
+        assert_eq!(q.pop(), r.pop());
+        for i in 0..200u64 {
+            let t = 1_000_000 + (i * 7_919) % 1_500_000;
+            q.push(t, r.push(t));
+        }
+        loop {
+            let got = q.pop();
+            assert_eq!(got, r.pop());
+            if got.is_none() {
+                break;
+            }
+        }
+    }
+
+    #[test]
+    fn cancel_is_lazy_and_says_whether_it_was_new() {
+        let mut q = EventQueue::new();
+        let a = q.push(10, 'a');
+        let b = q.push(20, 'b');
+        assert!(q.cancel(a));
+        assert!(!q.cancel(a));
+        assert!(!q.cancel(EventKey(99)));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.peek_time(), Some(20));
+        assert_eq!(q.len(), 1);
+        assert!(q.cancel(b));
+        assert!(q.is_empty());
+        assert_eq!(q.pop(), None);
+        assert_eq!(q.len(), 0);
     }
 }
