@@ -422,6 +422,18 @@ mod tests {
     }
 
     #[test]
+    fn the_cli_runs_each_loop_alone_or_both() {
+        for (compare, bare) in [(false, false), (true, false), (false, true)] {
+            let p = PholdParams {
+                compare,
+                bare,
+                ..small(1)
+            };
+            assert!(cli(&p).is_ok());
+        }
+    }
+
+    #[test]
     fn end_time_zero_handles_nothing() {
         let p = PholdParams {
             end_time: 0.0,

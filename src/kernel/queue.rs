@@ -109,7 +109,8 @@ impl<E> Default for EventQueue<E> {
 #[inline]
 fn bucket_of(time: Time, hi: Time) -> usize {
     debug_assert!(time > hi);
-    (63 - (time ^ hi).leading_zeros()) as usize
+    // `time ^ hi` is not zero, so this is 0..=63; the mask tells the compiler so.
+    (63 - (time ^ hi).leading_zeros()) as usize & (BUCKETS - 1)
 }
 
 impl<E> EventQueue<E> {
@@ -277,6 +278,18 @@ impl<E> EventQueue<E> {
         Some((e.time, e.ev))
     }
 
+    /// Pop the next event if it is at or before `end`; otherwise leave it pending.
+    /// (`peek_time` then `pop`, in one step.)
+    #[inline]
+    pub fn pop_at_or_before(&mut self, end: Time) -> Option<(Time, E)> {
+        if !self.settle() || self.front.front().is_some_and(|e| e.time > end) {
+            return None;
+        }
+        let e = self.front.pop_front().expect("settled");
+        self.len -= 1;
+        Some((e.time, e.ev))
+    }
+
     /// Pending entries, cancelled ones included until they surface.
     pub fn len(&self) -> usize {
         self.len
@@ -368,6 +381,8 @@ mod tests {
         Push(u8, u64),
         Pop,
         Peek,
+        /// Pop if the next event is at most this far after the latest time popped.
+        PopWithin(u64),
         /// Cancel the key of the n-th push so far (modulo), pending, run or cancelled.
         Cancel(usize),
     }
@@ -378,6 +393,7 @@ mod tests {
             6 => (0..kinds, any::<u64>()).prop_map(|(k, x)| Op::Push(k, x)),
             4 => Just(Op::Pop),
             1 => Just(Op::Peek),
+            2 => (0u64..2_000_000).prop_map(Op::PopWithin),
             2 => any::<usize>().prop_map(Op::Cancel),
         ]
     }
@@ -416,6 +432,18 @@ mod tests {
                 Op::Pop => {
                     let got = q.pop();
                     let want = r.pop();
+                    prop_assert_eq!(got, want);
+                    if let Some((t, _)) = got {
+                        now = now.max(t);
+                    }
+                }
+                Op::PopWithin(d) => {
+                    let end = now.saturating_add(d);
+                    let got = q.pop_at_or_before(end);
+                    let want = match r.peek_time() {
+                        Some(t) if t <= end => r.pop(),
+                        _ => None,
+                    };
                     prop_assert_eq!(got, want);
                     if let Some((t, _)) = got {
                         now = now.max(t);
