@@ -7,6 +7,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rand::Rng;
+use std::collections::BinaryHeap;
 use stickysim::bench::phold::{run_bare, run_kernel, PholdParams};
 use stickysim::kernel::{stream, EventQueue, Time};
 use stickysim::matrix::client::map::{Candidate, EphemeralMap, MapKey};
@@ -14,7 +15,8 @@ use stickysim::matrix::{ClientId, EvType, PduId, RoomId};
 use stickysim::run::simulate;
 use stickysim::scenario::DEFAULT_SCENARIO;
 
-/// PHOLD with 100 LPs x 10 events to t = 10 (about 9 000 events): kernel and bare loop.
+/// PHOLD with 100 LPs x 10 events to t = 10 (about 9 000 events), and at the SPEC size:
+/// kernel and bare loop.
 fn phold(c: &mut Criterion) {
     let p = PholdParams {
         lps: 100,
@@ -24,6 +26,19 @@ fn phold(c: &mut Criterion) {
     };
     let events = run_kernel(&p).map(|r| r.events).unwrap_or(0);
     let mut g = c.benchmark_group("phold_small");
+    g.throughput(Throughput::Elements(events));
+    g.bench_function("kernel", |b| b.iter(|| run_kernel(black_box(&p))));
+    g.bench_function("bare_binaryheap", |b| b.iter(|| run_bare(black_box(&p))));
+    g.finish();
+
+    // The SPEC 6 size (1000 LPs x 10: 10 000 pending), to t = 10 (about 90 000 events).
+    let p = PholdParams {
+        end_time: 10.0,
+        ..PholdParams::default()
+    };
+    let events = run_kernel(&p).map(|r| r.events).unwrap_or(0);
+    let mut g = c.benchmark_group("phold_1000x10");
+    g.sample_size(20);
     g.throughput(Throughput::Elements(events));
     g.bench_function("kernel", |b| b.iter(|| run_kernel(black_box(&p))));
     g.bench_function("bare_binaryheap", |b| b.iter(|| run_bare(black_box(&p))));
@@ -89,6 +104,113 @@ fn queue(c: &mut Criterion) {
                     }
                 }
                 q
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+/// A pending event as large as the protocol model's (`matrix::world::Ev` is 104 bytes).
+/// Carried, never read: only its size matters.
+#[derive(Clone, Copy)]
+struct Payload(#[allow(dead_code)] [u64; 13]);
+
+/// The bare loop's way to queue it: `BinaryHeap` ordered by (time, insertion sequence).
+struct HeapEntry {
+    time: Time,
+    seq: u64,
+    ev: Payload,
+}
+impl PartialEq for HeapEntry {
+    fn eq(&self, o: &Self) -> bool {
+        (self.time, self.seq) == (o.time, o.seq)
+    }
+}
+impl Eq for HeapEntry {}
+impl PartialOrd for HeapEntry {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for HeapEntry {
+    // Reversed: BinaryHeap is a max-heap.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// Delays spread as the protocol model's: log-uniform from 1 us to about 2.3 h (2^33 us),
+/// plus one in eight at the same instant.
+fn wide_delays(n: usize) -> Vec<Time> {
+    let mut rng = stream(1, "bench", "wide");
+    (0..n)
+        .map(|_| {
+            if rng.random_range(0..8) == 0 {
+                0
+            } else {
+                let bits = rng.random_range(0..33);
+                rng.random_range(0..(2u64 << bits))
+            }
+        })
+        .collect()
+}
+
+/// Steady state with wide spreads and large events: a queue of 100 000 pending events;
+/// pop one, push one a wide delay later, 100 000 times. The kernel queue against a
+/// `BinaryHeap` of the same entries.
+fn queue_wide(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let ds = wide_delays(2 * N);
+    let (fill, hold) = ds.split_at(N);
+    let mut g = c.benchmark_group("queue_wide_100k");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("kernel_queue_hold", |b| {
+        b.iter_batched(
+            || {
+                let mut q = EventQueue::with_capacity(N);
+                for (i, &t) in fill.iter().enumerate() {
+                    q.push(t, Payload([i as u64; 13]));
+                }
+                q
+            },
+            |mut q| {
+                for &dt in hold {
+                    if let Some((t, ev)) = q.pop() {
+                        q.push(t + dt, ev);
+                    }
+                }
+                q
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("binaryheap_hold", |b| {
+        b.iter_batched(
+            || {
+                let mut h = BinaryHeap::with_capacity(N);
+                for (i, &t) in fill.iter().enumerate() {
+                    h.push(HeapEntry {
+                        time: t,
+                        seq: i as u64,
+                        ev: Payload([i as u64; 13]),
+                    });
+                }
+                (h, N as u64)
+            },
+            |(mut h, mut seq)| {
+                for &dt in hold {
+                    if let Some(e) = h.pop() {
+                        h.push(HeapEntry {
+                            time: e.time + dt,
+                            seq,
+                            ev: e.ev,
+                        });
+                        seq += 1;
+                    }
+                }
+                h
             },
             BatchSize::LargeInput,
         )
@@ -207,5 +329,5 @@ fn scenario(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, phold, queue, map, scenario);
+criterion_group!(benches, phold, queue, queue_wide, map, scenario);
 criterion_main!(benches);

@@ -45,6 +45,10 @@ pub struct PholdParams {
     /// Also run the bare `BinaryHeap` loop and print both rates and their ratio.
     #[arg(long)]
     pub compare: bool,
+    /// Run only the bare `BinaryHeap` loop, not the kernel: with a plain run, times the two
+    /// loops as whole processes side by side.
+    #[arg(long, conflicts_with = "compare")]
+    pub bare: bool,
 }
 
 impl Default for PholdParams {
@@ -59,6 +63,7 @@ impl Default for PholdParams {
             mean: 1.0,
             seed: 1,
             compare: false,
+            bare: false,
         }
     }
 }
@@ -278,8 +283,12 @@ pub fn run_bare(p: &PholdParams) -> Result<PholdRun, PholdError> {
 }
 
 /// `stickysim bench phold`: one line for the kernel; with `--compare`, a line for the bare
-/// loop and the ratio of the two rates.
+/// loop and the ratio of the two rates; with `--bare`, the bare loop's line only.
 pub fn cli(p: &PholdParams) -> anyhow::Result<()> {
+    if p.bare {
+        println!("bare_binaryheap {}", run_bare(p)?.line());
+        return Ok(());
+    }
     let k = run_kernel(p)?;
     println!("{}", k.line());
     if p.compare {
@@ -410,6 +419,18 @@ mod tests {
             assert!(cli(&p).is_err());
         }
         assert!(PholdParams::default().validate().is_ok());
+    }
+
+    #[test]
+    fn the_cli_runs_each_loop_alone_or_both() {
+        for (compare, bare) in [(false, false), (true, false), (false, true)] {
+            let p = PholdParams {
+                compare,
+                bare,
+                ..small(1)
+            };
+            assert!(cli(&p).is_ok());
+        }
     }
 
     #[test]

@@ -99,11 +99,8 @@ impl<M: Model> Simulation<M> {
 
     /// Handle every event with time <= `end`, then leave the clock at `end`.
     pub fn run_until(&mut self, end: Time) {
-        while let Some(t) = self.queue.peek_time() {
-            if t > end {
-                break;
-            }
-            self.step();
+        while let Some((t, ev)) = self.queue.pop_at_or_before(end) {
+            self.handle(t, ev);
         }
         self.now = self.now.max(end);
     }
@@ -112,11 +109,8 @@ impl<M: Model> Simulation<M> {
     /// (used for progress bars; the callback sees simulated time and the count).
     pub fn run_until_with(&mut self, end: Time, every: u64, mut progress: impl FnMut(Time, u64)) {
         let every = every.max(1);
-        while let Some(t) = self.queue.peek_time() {
-            if t > end {
-                break;
-            }
-            self.step();
+        while let Some((t, ev)) = self.queue.pop_at_or_before(end) {
+            self.handle(t, ev);
             if self.handled % every == 0 {
                 progress(self.now, self.handled);
             }
@@ -129,18 +123,23 @@ impl<M: Model> Simulation<M> {
     pub fn step(&mut self) -> bool {
         match self.queue.pop() {
             Some((t, ev)) => {
-                debug_assert!(t >= self.now, "time went backwards");
-                self.now = t;
-                self.handled += 1;
-                let mut ctx = Ctx {
-                    now: t,
-                    queue: &mut self.queue,
-                };
-                self.model.handle(&mut ctx, ev);
+                self.handle(t, ev);
                 true
             }
             None => false,
         }
+    }
+
+    #[inline]
+    fn handle(&mut self, t: Time, ev: M::Event) {
+        debug_assert!(t >= self.now, "time went backwards");
+        self.now = t;
+        self.handled += 1;
+        let mut ctx = Ctx {
+            now: t,
+            queue: &mut self.queue,
+        };
+        self.model.handle(&mut ctx, ev);
     }
 }
 
