@@ -335,6 +335,27 @@ impl Kit {
         Some((t, l))
     }
 
+    /// Labels of events taken with [`Kit::scheduled`].
+    pub fn label_all(&self, evs: &[(Time, Ev)]) -> Vec<(Time, String)> {
+        evs.iter()
+            .map(|(t, e)| (*t, label(&self.world.sh.dir, e)))
+            .collect()
+    }
+
+    /// Deliver what is scheduled at or before `now` (and what that schedules at `now`),
+    /// in order; return what is scheduled later, taken off the queue.
+    pub fn settle(&mut self) -> Vec<(Time, Ev)> {
+        let mut later = vec![];
+        while let Some((t, ev)) = self.queue.pop() {
+            if t <= self.now {
+                self.deliver(ev);
+            } else {
+                later.push((t, ev));
+            }
+        }
+        later
+    }
+
     /// Every probe emitted since the last call.
     pub fn probes(&mut self) -> Vec<Probe> {
         self.world.sh.probes.take()
