@@ -504,3 +504,6 @@ impl Server {
         self.wake_syncs(cx);
     }
 }
+
+#[cfg(test)]
+mod tests;
