@@ -297,3 +297,6 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
