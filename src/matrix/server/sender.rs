@@ -440,3 +440,6 @@ impl Server {
         self.kick(cx, towards);
     }
 }
+
+#[cfg(test)]
+mod tests;
