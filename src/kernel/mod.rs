@@ -18,6 +18,12 @@ pub struct Ctx<'a, E> {
 }
 
 impl<'a, E> Ctx<'a, E> {
+    /// A context at `now` over `queue`: for driving a model's handlers outside a
+    /// [`Simulation`] (the protocol model's component tests deliver one event at a time).
+    pub fn new(now: Time, queue: &'a mut EventQueue<E>) -> Self {
+        Ctx { now, queue }
+    }
+
     #[inline]
     pub fn now(&self) -> Time {
         self.now

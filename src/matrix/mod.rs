@@ -31,6 +31,8 @@ pub mod msg;
 pub mod probe;
 pub mod server;
 pub mod spec;
+#[cfg(test)]
+pub mod testkit;
 pub mod world;
 
 pub use client::map::{MapKey, Top};

@@ -262,3 +262,6 @@ impl Client {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

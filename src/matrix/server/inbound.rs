@@ -577,3 +577,6 @@ impl Server {
         self.wake_syncs(cx);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -195,3 +195,6 @@ pub fn policy_for(p: spec::InboundPolicy) -> &'static dyn InboundPolicy {
         spec::InboundPolicy::Defer => &Defer,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -442,3 +442,6 @@ pub fn end_at_receiver(p: &Pdu, local_ms: i64) -> Option<i64> {
     p.sticky_duration_ms()
         .map(|d| sticky_end_local_ms(local_ms, p.origin_server_ts, d))
 }
+
+#[cfg(test)]
+mod tests;

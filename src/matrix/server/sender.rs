@@ -460,3 +460,6 @@ impl Server {
         self.kick(cx, towards);
     }
 }
+
+#[cfg(test)]
+mod tests;

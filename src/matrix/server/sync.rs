@@ -304,3 +304,6 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
