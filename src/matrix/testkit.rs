@@ -36,6 +36,17 @@ pub const MS: Time = 1_000;
 pub const SEC: Time = 1_000_000;
 /// One hour in milliseconds: MSC4354's bound on stickiness.
 pub const HOUR_MS: i64 = 3_600_000;
+/// Synapse's defaults with both handling delays zero, so that the tests' times are the
+/// network's alone (the handling delays have their own tests).
+pub fn cfg0() -> ServerCfg {
+    let zero = Dist::Constant { value: Dur(0) };
+    ServerCfg {
+        processing: zero.clone(),
+        origin_processing: zero,
+        ..ServerCfg::default()
+    }
+}
+
 /// The event type the tests use (index 0 of the directory: `m.rtc.member`).
 pub const RTC: EvType = EvType(0);
 
@@ -142,6 +153,8 @@ impl Builder {
             processing.push(Processing {
                 sampler: Sampler::new(&cfg.processing),
                 rng: stream(seed, &comp, "misc"),
+                origin: Sampler::new(&cfg.origin_processing),
+                origin_rng: stream(seed, &comp, "origin_processing"),
             });
             servers.push(Server::new(
                 id,
@@ -635,6 +648,8 @@ pub fn label(dir: &Directory, ev: &Ev) -> String {
                 ServerEv::TxnProcessed(p) => {
                     format!("TxnProcessed {} n={}", s(p.body.origin), p.entries.len())
                 }
+                ServerEv::TxnHandled(a) => format!("TxnHandled {}", s(a.body.origin)),
+                ServerEv::Persisted { .. } => "Persisted".into(),
                 ServerEv::DeferRelease => "DeferRelease".into(),
                 ServerEv::DelayedFire { delay_id } => format!("DelayedFire {}", delay_id.0),
                 ServerEv::SyncTimeout { client, .. } => format!("SyncTimeout {}", c(*client)),
@@ -668,8 +683,10 @@ mod tests {
 
     #[test]
     fn a_built_world_has_its_servers_clients_rooms_and_members() {
-        let mut cfg = ServerCfg::default();
-        cfg.clients_per_server = 2;
+        let cfg = ServerCfg {
+            clients_per_server: 2,
+            ..cfg0()
+        };
         let mut k = Builder::same(3, cfg).room("r", &["hs1", "hs2/1"]).build();
         let (hs1, hs2, r) = (k.server("hs1"), k.server("hs2"), k.room("r"));
         assert_eq!(k.world.servers.len(), 3);

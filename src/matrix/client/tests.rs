@@ -11,12 +11,12 @@ use crate::matrix::ids::{ClientId, PduId};
 use crate::matrix::msg::{ClientEv, PowerMap};
 use crate::matrix::probe::Probe;
 use crate::matrix::server::sync::{RoomPart, SyncResponse};
-use crate::matrix::spec::{AccessControl, ServerCfg};
+use crate::matrix::spec::AccessControl;
 use crate::matrix::testkit::*;
 use crate::matrix::Top;
 
 fn kit(expire_entries: bool) -> Kit {
-    let mut c = ServerCfg::default();
+    let mut c = cfg0();
     c.clients_per_server = 3;
     c.client.expire_entries = expire_entries;
     Builder::same(1, c).room("r", &["hs1"]).build()
@@ -288,7 +288,7 @@ fn authorized_only_discards_a_write_its_power_levels_do_not_allow() {
     // The room needs level 50 to send the type. hs1/2 has 0 in the response's power
     // levels: hs1/0 (authorized_only) discards its write, hs1/1 (accept_all) takes it.
     // A later response raises hs1/2 to 50: its next write (order higher) enters at hs1/0.
-    let mut c = ServerCfg::default();
+    let mut c = cfg0();
     c.clients_per_server = 3;
     let mut k = Builder::same(1, c)
         .room_with_rtc_level("r", &["hs1"], 50)

@@ -106,7 +106,7 @@ pub struct Unlimited;
 
 /// `reject_429` (MSC4354, seed text): a rate-limited `/send` MUST answer non-2xx so the
 /// sender retries; the whole transaction is refused while the bucket lacks tokens for its
-/// sticky PDUs (a burst-sized transaction needs a full bucket).
+/// sticky PDUs (a burst-sized transaction needs a full bucket; a larger one overdraws it).
 pub struct Reject429;
 
 /// `accept_drop`: 200, and the sticky PDUs beyond the bucket are silently dropped
@@ -135,7 +135,9 @@ impl InboundPolicy for Reject429 {
         if sticky_n > 0 && bucket.tokens + 1e-9 < need {
             return Admission::Reject;
         }
-        bucket.tokens = (bucket.tokens - sticky_n as f64).max(0.0);
+        // A /send larger than the burst overdraws the bucket: the debt is paid back at the
+        // rate before the next one passes, so the origin is held to `per_second` on average.
+        bucket.tokens -= sticky_n as f64;
         Admission::Accept {
             accept: entries,
             dropped: vec![],

@@ -10,7 +10,7 @@ use crate::matrix::spec::{InboundPolicy, ServerCfg};
 use crate::matrix::testkit::*;
 
 fn cfg() -> ServerCfg {
-    let mut c = ServerCfg::default();
+    let mut c = cfg0();
     c.clients_per_server = 1;
     c
 }
@@ -26,6 +26,8 @@ fn overload_delays_the_200_by_cost_times_n_and_answers_503_past_the_bound() {
     rx.inbound.policy = InboundPolicy::Unlimited;
     rx.inbound.pdu_cost = crate::kernel::time::Dur::from_ms(10);
     rx.inbound.queue_bound = 5;
+    // Three /send at once from one origin: the concurrency rule would refuse B and C.
+    rx.inbound.reject_concurrent = false;
     let mut k = Builder::new(vec![cfg(), rx])
         .room("r", &["hs1", "hs2"])
         .build();

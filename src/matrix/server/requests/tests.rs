@@ -11,14 +11,13 @@ use crate::matrix::ids::PduId;
 use crate::matrix::msg::{ServerEv, SyncRequest};
 use crate::matrix::probe::Probe;
 use crate::matrix::server::sync::SyncToken;
-use crate::matrix::spec::ServerCfg;
 use crate::matrix::testkit::*;
 
 /// Clocks `skew1_s` / `skew2_s` seconds off simulated time; the timeline filtered out of
 /// `/sync` (so sticky events come in the sticky section).
 fn kit(skew1_s: i64, skew2_s: i64) -> Kit {
     let mk = |skew: i64| {
-        let mut c = ServerCfg::default();
+        let mut c = cfg0();
         c.clients_per_server = 1;
         c.clock_skew = SignedDur(skew * 1_000_000);
         c.sync.timeline_limit = 0;

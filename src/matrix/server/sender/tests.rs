@@ -19,7 +19,7 @@ use crate::matrix::testkit::*;
 use std::sync::Arc;
 
 fn cfg() -> ServerCfg {
-    let mut c = ServerCfg::default();
+    let mut c = cfg0();
     c.clients_per_server = 1;
     c.federation.retries.jitter = [1.0, 1.0];
     c.federation.backoff.jitter = [1.0, 1.0];

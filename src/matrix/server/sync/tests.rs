@@ -11,12 +11,15 @@ use crate::matrix::msg::Input;
 use crate::matrix::msg::{ClientReq, ClientRequest, ServerEv, StickySend, SyncRequest};
 use crate::matrix::probe::Probe;
 use crate::matrix::server::sync::{SyncResponse, SyncToken};
-use crate::matrix::spec::{ServerCfg, SyncCfg};
+use crate::matrix::spec::SyncCfg;
+
+/// A response as the tests read it: (time, sticky (pdu, remaining ms), timeline tops).
+type Synced = (Time, Vec<(PduId, i64)>, Vec<Option<Top>>);
 use crate::matrix::testkit::*;
 use crate::matrix::Top;
 
 fn kit(sync: impl FnOnce(&mut SyncCfg), rooms: &[(&str, &[&str])]) -> Kit {
-    let mut c = ServerCfg::default();
+    let mut c = cfg0();
     c.clients_per_server = 2;
     sync(&mut c.sync);
     let mut b = Builder::same(1, c);
@@ -288,7 +291,7 @@ fn a_waiting_long_poll_is_answered_when_a_sticky_event_arrives() {
         },
     );
     run.run_until(6 * SEC);
-    let synced: Vec<(Time, Vec<(PduId, i64)>, Vec<Option<Top>>)> = run
+    let synced: Vec<Synced> = run
         .probes()
         .into_iter()
         .filter_map(|(t, p)| match p {
