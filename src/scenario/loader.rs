@@ -13,7 +13,7 @@
 use super::locate::{guess_key, line_col, KeyPath, Locator, Seg};
 use super::schema::*;
 use super::validate::{self, Problem, MAX_SERVERS};
-use super::{set, Scenario, ServerSpec};
+use super::{metric_names, set, Scenario, ServerSpec};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use std::fmt;
 use std::path::Path;
@@ -631,6 +631,19 @@ fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: 
                 let ok = v.as_array().is_some_and(|a| a.iter().all(|x| x.is_str()));
                 if !ok {
                     push(kp, "must be a list of metric names".to_string());
+                    continue;
+                }
+                for (j, name) in v.as_array().into_iter().flatten().enumerate() {
+                    let name = name.as_str().unwrap_or("");
+                    if !metric_names::is_known_metric(name) {
+                        push(
+                            kp.index(j),
+                            format!(
+                                "`{name}` is not a metric a run reports ({})",
+                                metric_names::hint(name)
+                            ),
+                        );
+                    }
                 }
             }
             _ => {

@@ -4,6 +4,7 @@ pub mod commands;
 pub mod duration;
 pub mod loader;
 pub mod locate;
+pub mod metric_names;
 pub mod schema;
 pub mod set;
 pub mod validate;
