@@ -905,3 +905,72 @@ heartbeat = { leave_delay = \"5s\", restart_every = \"5s\" }
         ]
     );
 }
+
+// ------------------------------------------------------------ locations
+
+fn errs_of_file(bytes: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, bytes).unwrap();
+    match stickysim::scenario::load_path(&path, &[]) {
+        Ok(_) => vec![],
+        Err(e) => e
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .replacen(&path.display().to_string(), "t.toml", 1)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_located() {
+    assert_eq!(
+        errs_of_file(b"[simulation]\nname = \"caf\xc3\xa9 \xff\xfe\"\nduration = \"1m\"\n"),
+        vec!["t.toml:2:14: `simulation.name`: byte 0xff is not UTF-8: a scenario is UTF-8 text"]
+    );
+    assert_eq!(
+        errs_of_file(b"[simulation]\nname = \"t\"\nduration = \"1m\"\n# \xe2\x82\n"),
+        vec!["t.toml:4:3: `simulation`: bytes 0xe2 0x82 are not UTF-8: a scenario is UTF-8 text"]
+    );
+    assert_eq!(
+        errs_of_file(b"\x80"),
+        vec!["t.toml:1:1: byte 0x80 is not UTF-8: a scenario is UTF-8 text"]
+    );
+}
+
+#[test]
+fn a_jitter_with_three_elements_is_located() {
+    let text = with_head(
+        "
+[servers.defaults.federation]
+retries = { count = 3, jitter = [0.8, 1.0, 1.4] }
+
+[[servers.list]]
+name = \"hs1\"
+[servers.list.federation.backoff]
+jitter = [
+  0.8,
+  1.0,
+  1.4,
+]
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:13:24: `servers.defaults.federation.retries.jitter`: needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got 3)",
+            "t.toml:18:1: `servers.list[0].federation.backoff.jitter`: needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got 3)",
+        ]
+    );
+    assert_eq!(
+        errs_with(HEAD, &["servers.defaults.federation.backoff.jitter=[1, 2, 3]"]),
+        vec!["--set:1:1: `servers.defaults.federation.backoff.jitter`: needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got 3)"]
+    );
+    // One element: serde's own message, located.
+    assert_eq!(
+        errs(&with_head("\n[servers.defaults.federation]\nbackoff = { jitter = [0.8] }\n")),
+        vec!["t.toml:13:22: `servers.defaults.federation.backoff.jitter`: invalid length 1, expected an array of length 2"]
+    );
+}
