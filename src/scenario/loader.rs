@@ -232,11 +232,52 @@ pub fn load_with_overrides(
     if !ctx.errors.is_empty() {
         return Err(ctx.finish());
     }
+    let overrides = std::mem::take(&mut ctx.overrides);
     Ok(Scenario {
         file,
         servers,
         origin: origin.into(),
+        source: super::Source {
+            text: text.into(),
+            overrides,
+        },
     })
+}
+
+/// A finding about a loaded scenario (the size estimate's refusals), located like a load
+/// error: in the `--set` override that set `path`, else at `path` in the file's text.
+pub fn locate_in_file(scn: &Scenario, path: &KeyPath, message: String) -> ScenarioError {
+    let text: &str = &scn.source.text;
+    if let Some(i) = scn
+        .source
+        .overrides
+        .iter()
+        .rposition(|o| path.starts_with(o))
+    {
+        return ScenarioError {
+            file: SET_ORIGIN.into(),
+            line: i + 1,
+            column: 1,
+            key: path.to_string(),
+            message,
+        };
+    }
+    let (line, column) = match ImDocument::parse(text) {
+        Ok(doc) => {
+            let loc = Locator::new(doc.as_table());
+            loc.offset_of(path)
+                .map(|o| line_col(text, o))
+                .unwrap_or((1, 1))
+        }
+        Err(_) => (1, 1),
+    };
+    ScenarioError {
+        file: scn.origin.clone(),
+        line,
+        column,
+        key: path.to_string(),
+        message,
+    }
 }
 
 /// An override can index only lists the scenario has (`set.rs` would make a table of a

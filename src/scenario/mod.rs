@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod duration;
+pub mod estimate;
 pub mod loader;
 pub mod locate;
 pub mod metric_names;
@@ -35,6 +36,27 @@ pub struct Scenario {
     pub servers: Vec<ServerSpec>,
     /// Where it came from (a path, or "<embedded>"), for messages.
     pub origin: String,
+    /// The text it was loaded from and the keys overrides set, to locate later findings
+    /// (the size estimate's refusals) the way load errors are located.
+    pub source: Source,
+}
+
+/// A scenario's text and the key paths of the overrides applied to it.
+#[derive(Clone, Default)]
+pub struct Source {
+    pub text: std::sync::Arc<str>,
+    pub overrides: Vec<locate::KeyPath>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Source {{ {} bytes, {} overrides }}",
+            self.text.len(),
+            self.overrides.len()
+        )
+    }
 }
 
 impl Scenario {

@@ -191,7 +191,7 @@ fn d(x: Dur) -> String {
 /// A number as a message shows it: plain, or in exponent form when it is huge or tiny
 /// (1e300 rather than 301 digits).
 pub fn num(x: f64) -> String {
-    if x.is_finite() && x != 0.0 && !(1e-6..1e12).contains(&x.abs()) {
+    if x.is_finite() && x != 0.0 && !(1e-6..1e6).contains(&x.abs()) {
         format!("{x:e}")
     } else {
         format!("{x}")
