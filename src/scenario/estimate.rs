@@ -428,10 +428,14 @@ pub fn estimate(scn: &Scenario) -> Estimate {
                 };
                 let n = s.count.map_or(by_rate, |c| (c as f64).min(by_rate));
                 let r = room_of(&s.room);
+                let rate = if s.rate.abs() >= 1e6 {
+                    format!("{:e}", s.rate)
+                } else {
+                    num(s.rate)
+                };
                 let what = format!(
-                    "{} spam events ({}/s) to {} servers and {} clients",
+                    "{} spam events ({rate}/s) to {} servers and {} clients",
                     count(n),
-                    num(s.rate),
                     count(r.servers),
                     count(r.clients)
                 );

@@ -188,13 +188,14 @@ fn d(x: Dur) -> String {
     format_duration_us(x.0 as i64)
 }
 
-/// A number as a message shows it: plain, or in exponent form when it is huge or tiny
-/// (1e300 rather than 301 digits).
+/// A number as a message shows it: plain, or in exponent form when the plain form is long
+/// (1e300 rather than 301 digits; 1000000.5 stays as it is).
 pub fn num(x: f64) -> String {
-    if x.is_finite() && x != 0.0 && !(1e-6..1e6).contains(&x.abs()) {
+    let plain = format!("{x}");
+    if plain.len() > 12 {
         format!("{x:e}")
     } else {
-        format!("{x}")
+        plain
     }
 }
 
