@@ -17,8 +17,8 @@ fn print_estimate() {
     let scn = stickysim::scenario::load_path(std::path::Path::new(&path), &sets).expect("loads");
     let e = stickysim::scenario::estimate::estimate(&scn);
     println!(
-        "EST {{\"clients\":{},\"memberships\":{},\"sticky_events\":{},\"federation_pairs\":{},\"deliveries\":{},\"syncs\":{},\"map\":{},\"heartbeats\":{},\"planned\":{},\"samples\":{},\"sample_rows\":{},\"events\":{},\"memory\":{},\"servers\":{}}}",
+        "EST {{\"clients\":{},\"memberships\":{},\"sticky_events\":{},\"federation_pairs\":{},\"deliveries\":{},\"syncs\":{},\"map\":{},\"heartbeats\":{},\"planned\":{},\"samples\":{},\"sample_rows\":{},\"events\":{},\"kernel\":{},\"memory\":{},\"servers\":{}}}",
         e.clients, e.memberships, e.sticky_events, e.federation_pairs, e.deliveries, e.syncs, e.map_entries,
-        e.heartbeats, e.planned_actions, e.samples, e.sample_rows, e.events, e.memory_bytes, e.servers
+        e.heartbeats, e.planned_actions, e.samples, e.sample_rows, e.events, e.kernel_events, e.memory_bytes, e.servers
     );
 }

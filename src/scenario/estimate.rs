@@ -42,8 +42,11 @@ pub struct Estimate {
     pub samples: u64,
     /// Rows of convergence.csv and timeseries.csv: samples x (rooms + servers).
     pub sample_rows: u64,
-    /// Kernel events handled, plus work that is not a kernel event counted in kernel events
-    /// of the same time: taking samples (comparing client views) and convergence checks.
+    /// Kernel events handled (what `sim.events` reports).
+    pub kernel_events: u64,
+    /// `kernel_events` plus work that is not a kernel event counted in kernel events of the
+    /// same time: taking samples (comparing client views) and convergence checks. This is
+    /// what `--max-events` limits.
     pub events: u64,
     /// `events` per simulated second.
     pub events_per_sim_s: f64,
@@ -75,8 +78,9 @@ pub struct Limits {
 /// 16 GiB fits most of them and is 8x the SPEC 6 target for the large scenario (2 GiB).
 pub const DEFAULT_MAX_MEMORY: u64 = 16 << 30;
 
-/// 2e9 kernel events: at the 0.5-2 M events per second one core handles on the large
-/// scenario, about 20-60 minutes of wall time — long, but a run someone meant.
+/// 2e9 events (kernel events and their equivalents): one core handles 0.25-3.6 M of them
+/// per second on the calibration runs (about 0.7 M on the large federations), so about
+/// 10 minutes to 2 hours, typically 45 minutes: long, but a run someone meant.
 pub const DEFAULT_MAX_EVENTS: u64 = 2_000_000_000;
 
 impl Default for Limits {
@@ -98,7 +102,7 @@ const BYTES_PER_SERVER: f64 = 10_000.0;
 const BYTES_PER_REPLICA: f64 = 8.0;
 /// Per (origin, destination) pair that exchanges events: a destination queue, a token
 /// bucket at the receiver.
-const BYTES_PER_SERVER_PAIR: f64 = 400.0;
+const BYTES_PER_SERVER_PAIR: f64 = 200.0;
 const BYTES_PER_CLIENT: f64 = 2_500.0;
 const BYTES_PER_MEMBERSHIP: f64 = 200.0;
 /// A PDU, its event ID, its write record.
@@ -122,7 +126,7 @@ const EVENTS_PER_EVENT: f64 = 3.0;
 const EVENTS_PER_FEDERATION_PAIR: f64 = 1.0;
 /// A /sync round trip: request arrives, server answers (at once, on news or at timeout),
 /// response arrives.
-const EVENTS_PER_SYNC: f64 = 3.0;
+const EVENTS_PER_SYNC: f64 = 3.1;
 /// A delayed-leave restart: the timer, the request's arrival, the acknowledgement.
 const EVENTS_PER_HEARTBEAT: f64 = 3.0;
 /// A sample instant: one step of the run loop ...
@@ -133,6 +137,9 @@ const EVENTS_PER_SAMPLE_UNIT: f64 = 0.03;
 /// Checking a delivery against the room's other clients (convergence accounting): per
 /// (delivery, room member), measured at about 12 ns.
 const EVENTS_PER_DELIVERY_MEMBER: f64 = 0.006;
+/// Delivery accounting at the end of the run walks every (room, client) membership for
+/// every sticky event: a few ns each.
+const EVENTS_PER_EVENT_MEMBERSHIP: f64 = 0.002;
 
 /// One hour: the MSC's bound on a sticky event's lifetime.
 const HOUR_US: f64 = 3_600e6;
@@ -318,6 +325,8 @@ pub fn estimate(scn: &Scenario) -> Estimate {
 
     let samples = fin((dur / (f.simulation.sample_interval.0 as f64).max(1.0)).floor());
     let mut views_by_samples = 0.0;
+    // (origin, destination) server pairs that exchange events.
+    let mut pairs = 0.0;
     let mut parts: Vec<Part> = vec![];
     let mut totals = Totals::default();
 
@@ -361,8 +370,9 @@ pub fn estimate(scn: &Scenario) -> Estimate {
     // Workloads: events created, fanned out to servers and clients.
     for (i, w) in f.workload.iter().enumerate() {
         let p = KeyPath::root().key("workload").index(i);
-        // (room, events created, distinct map keys, planned actions, heartbeats, key, what)
-        let (room, created, keys, planned, heartbeats, path, what) = match w {
+        // (room, events created, distinct map keys, planned actions, heartbeats, senders,
+        // key, what)
+        let (room, created, keys, planned, heartbeats, senders, path, what) = match w {
             WorkloadCfg::Matrixrtc(m) => {
                 let n = f64::from(m.participants);
                 let span = active_span_us(&m.join, &m.stay, quiet);
@@ -396,7 +406,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
                 } else {
                     p.key("participants")
                 };
-                (r, n * per, n, 0.0, n * restarts, path, what)
+                (r, n * per, n, 0.0, n * restarts, n, path, what)
             }
             WorkloadCfg::Location(l) => {
                 let n = f64::from(l.sharers);
@@ -416,7 +426,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
                 } else {
                     p.key("sharers")
                 };
-                (r, n * per, n, n * per, 0.0, path, what)
+                (r, n * per, n, n * per, 0.0, n, path, what)
             }
             WorkloadCfg::Spam(s) => {
                 let stop = s.to.map_or(f64::INFINITY, |t| t.0 as f64).min(quiet);
@@ -450,7 +460,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
                 } else {
                     n.min(1.0)
                 };
-                (r, n, keys, n, 0.0, path, what)
+                (r, n, keys, n, 0.0, 1.0, path, what)
             }
             WorkloadCfg::Script(s) => {
                 let n = s.actions.len() as f64;
@@ -462,7 +472,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
                     count(r.servers),
                     count(r.clients)
                 );
-                (r, sends, sends, n, 0.0, p.key("actions"), what)
+                (r, sends, sends, n, 0.0, sends, p.key("actions"), what)
             }
         };
         // Every client in the room but the sender's own.
@@ -473,11 +483,18 @@ pub fn estimate(scn: &Scenario) -> Estimate {
         // arrived since, so there are at most as many as round trips fit in the run.
         let responses = deliveries.min(room.clients * dur / busy_cycle);
         let map_entries = keys * room.clients;
+        // Origin servers (at most one per sender) sending to the room's other servers.
+        pairs += if created > 0.0 {
+            fin(senders).min(room.servers) * (room.servers - 1.0).max(0.0)
+        } else {
+            0.0
+        };
         let t = Totals {
             created,
             federation_pairs: created * (room.servers - 1.0).max(0.0),
             deliveries,
-            check_work: deliveries * room.clients,
+            check_work: deliveries * room.clients
+                + created * memberships * EVENTS_PER_EVENT_MEMBERSHIP / EVENTS_PER_DELIVERY_MEMBER,
             map_entries,
             syncs: responses,
             heartbeats,
@@ -539,7 +556,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
     }
 
     // Server pairs that exchange events.
-    let pair_mem = server_pairs.min(totals.federation_pairs) * BYTES_PER_SERVER_PAIR;
+    let pair_mem = pairs.min(server_pairs) * BYTES_PER_SERVER_PAIR;
     if let Some(part) = parts.first_mut() {
         part.memory_bytes += pair_mem;
     }
@@ -567,6 +584,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
         planned_actions: sat(totals.planned),
         samples: sat(samples),
         sample_rows: sat(rows),
+        kernel_events: sat(totals.kernel_only()),
         events: sat(events),
         events_per_sim_s: if dur > 0.0 { events / (dur / 1e6) } else { 0.0 },
         memory_bytes: sat(memory),
@@ -669,6 +687,17 @@ impl Totals {
             + self.syncs * BYTES_PER_SYNC
             + self.planned * BYTES_PER_PLANNED_ACTION
             + self.sample_rows * BYTES_PER_SAMPLE_ROW
+    }
+
+    /// Kernel events alone.
+    fn kernel_only(&self) -> f64 {
+        Totals {
+            samples: 0.0,
+            sample_work: 0.0,
+            check_work: 0.0,
+            ..self.clone()
+        }
+        .kernel_events()
     }
 
     fn kernel_events(&self) -> f64 {
