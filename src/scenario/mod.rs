@@ -34,7 +34,7 @@ pub struct Scenario {
     pub file: ScenarioFile,
     /// Servers in declaration order (generated names first, then listed ones not generated).
     pub servers: Vec<ServerSpec>,
-    /// Where it came from (a path, or "<embedded>"), for messages.
+    /// Where it came from (a path, or `"<embedded>"`), for messages.
     pub origin: String,
     /// The text it was loaded from and the keys overrides set, to locate later findings
     /// (the size estimate's refusals) the way load errors are located.
