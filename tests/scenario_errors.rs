@@ -400,11 +400,11 @@ federation = { backoff = { multiplier = 0.9 } }
             "t.toml:3:12: `simulation.duration`: must be greater than 0",
             "t.toml:4:19: `simulation.sample_interval`: must be greater than 0",
             "t.toml:10:20: `servers.defaults.federation.max_pdus_per_txn`: must be at least 1",
-            "t.toml:11:26: `servers.defaults.federation.retries.multiplier`: must be at least 1 (got 0.5)",
-            "t.toml:11:31: `servers.defaults.federation.retries.jitter`: needs 0 < low <= high, as in [0.8, 1.4] (got [1.4, 0.8])",
-            "t.toml:12:31: `servers.defaults.federation.backoff.jitter`: needs 0 < low <= high, as in [0.8, 1.4] (got [0, 1])",
+            "t.toml:11:26: `servers.defaults.federation.retries.multiplier`: must be a finite number of at least 1 (got 0.5)",
+            "t.toml:11:31: `servers.defaults.federation.retries.jitter`: needs 0 < low <= high <= 10, as in [0.8, 1.4]: each wait is multiplied by a draw from [low, high] (got [1.4, 0.8])",
+            "t.toml:12:31: `servers.defaults.federation.backoff.jitter`: needs 0 < low <= high <= 10, as in [0.8, 1.4]: each wait is multiplied by a draw from [low, high] (got [0, 1])",
             "t.toml:16:30: `servers.defaults.inbound.sticky_rate.per_second`: must be greater than 0 when the policy is not `unlimited` (got 0)",
-            "t.toml:21:41: `servers.list[0].federation.backoff.multiplier`: must be at least 1 (got 0.9)",
+            "t.toml:21:41: `servers.list[0].federation.backoff.multiplier`: must be a finite number of at least 1 (got 0.9)",
         ]
     );
 }
@@ -535,5 +535,442 @@ fn no_servers_is_allowed_but_references_fail() {
     assert_eq!(
         errs("[simulation]\nname = \"t\"\nduration = \"1m\"\n[[rooms]]\nname = \"r\"\nservers = [\"hs1\"]\n"),
         vec!["t.toml:6:12: `rooms[0].servers[0]`: unknown server `hs1`"]
+    );
+}
+
+// ------------------------------------------------------------ ranges (issue: bad inputs)
+
+#[test]
+fn probabilities_and_rates_refuse_nan_and_out_of_range() {
+    let text = with_head(
+        "
+[servers.defaults]
+client_loss = 5.0
+inbound = { sticky_rate = { per_second = nan, burst = 0 } }
+
+[[servers.list]]
+name = \"hs2\"
+client_loss = nan
+inbound = { policy = \"unlimited\", sticky_rate = { per_second = -1.0 } }
+
+[[workload]]
+kind = \"matrixrtc\"
+room = \"call\"
+participants = 2
+crash_fraction = nan
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:13:15: `servers.defaults.client_loss`: must be a probability between 0 and 1 (got 5)",
+            "t.toml:14:42: `servers.defaults.inbound.sticky_rate.per_second`: must be greater than 0 when the policy is not `unlimited` (got NaN)",
+            "t.toml:14:55: `servers.defaults.inbound.sticky_rate.burst`: must be at least 1: a bucket that holds no token never lets a sticky event through",
+            "t.toml:18:15: `servers.list[0].client_loss`: must be a probability between 0 and 1 (got NaN)",
+            "t.toml:19:64: `servers.list[0].inbound.sticky_rate.per_second`: must be a finite number >= 0 (got -1)",
+            "t.toml:25:18: `workload[0].crash_fraction`: must be a probability between 0 and 1 (got NaN)",
+        ]
+    );
+}
+
+#[test]
+fn expect_tolerance_and_bounds() {
+    let text = with_head(
+        "
+[[expect]]
+metric = \"delivery.lost\"
+equals = 0
+tolerance = -0.1
+
+[[expect]]
+metric = \"delivery.count\"
+min = 10
+max = 5
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:15:13: `expect[0].tolerance`: must be >= 0: it is a relative tolerance, e.g. 0.05 for 5% (got -0.1)",
+            "t.toml:20:7: `expect[1].max`: `min` (10) is greater than `max` (5): the claim can never hold",
+        ]
+    );
+}
+
+#[test]
+fn sweep_headline_names_known_metrics() {
+    let text = with_head(
+        "
+[sweep]
+headline = [\"delivery.lost\", \"delivery.latency_ms\", \"rtc.ghost\", \"delivery.lost_by_cause.unreachable\", \"nonsense\"]
+\"network.loss\" = [0.0, 0.1]
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:13:30: `sweep.headline[1]`: `delivery.latency_ms` is not a metric a run reports (`delivery.latency_ms` is a group; name one of `delivery.latency_ms.p50`, `delivery.latency_ms.p90`, `delivery.latency_ms.p99`, `delivery.latency_ms.max`, `delivery.latency_ms.mean`)",
+            "t.toml:13:53: `sweep.headline[2]`: `rtc.ghost` is not a metric a run reports (known `rtc.*` metrics: `rtc.participants`, `rtc.crashes`, `rtc.ghosts_at_end`, `rtc.ghost_ms.p50`, `rtc.ghost_ms.p99`, `rtc.ghost_ms.max`, `rtc.join_visible_ms.p50`, `rtc.join_visible_ms.p99`, `rtc.false_leaves`, `rtc.heartbeat_requests`)",
+            "t.toml:13:104: `sweep.headline[4]`: `nonsense` is not a metric a run reports (metric names start with `delivery`, `federation`, `sync`, `spam`, `convergence`, `rtc`, `sim`)",
+        ]
+    );
+}
+
+/// Like HEAD with three servers (hs1..hs3) and rooms `call` (all) and `pair` (hs1, hs2).
+const HEAD3: &str = "\
+[simulation]
+name = \"t\"
+duration = \"1h\"
+
+[servers]
+count = 3
+
+[[rooms]]
+name = \"call\"
+servers = \"all\"
+";
+
+#[test]
+fn regions_and_links_name_each_server_or_pair_once() {
+    let text = format!(
+        "{HEAD3}
+[network]
+topology = \"regions\"
+regions = [{{ name = \"eu\", servers = [\"hs1\", \"hs2\", \"hs1\"] }}, {{ name = \"us\", servers = [\"hs3\", \"hs2\"] }}]
+link = [
+  {{ from = \"hs1\", to = \"hs2\" }},
+  {{ from = \"hs2\", to = \"hs1\", loss = 0.5 }},
+  {{ from = \"hs1\", to = \"hs3\" }},
+  {{ from = \"hs1\", to = \"hs3\" }},
+]
+"
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:14:52: `network.regions[0].servers[2]`: server `hs1` is listed twice in region `eu`",
+            "t.toml:14:95: `network.regions[1].servers[1]`: server `hs2` is already in region `eu` (network.regions[0]): a server is in one region",
+            "t.toml:17:24: `network.link[1].to`: the pair `hs2`-`hs1` already has a link (network.link[0]); a link covers both directions",
+            "t.toml:19:24: `network.link[3].to`: the pair `hs1`-`hs3` already has a link (network.link[2]); a link covers both directions",
+        ]
+    );
+}
+
+#[test]
+fn absent_clients_must_exist_in_the_room() {
+    let text = format!(
+        "{HEAD3}
+[[rooms]]
+name = \"pair\"
+servers = [\"hs1\", \"hs2\"]
+absent = [\"hs1/1\", \"hs1/7\", \"hs9/0\", \"hs3/0\", \"bob\"]
+"
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:15:20: `rooms[1].absent[1]`: unknown client `hs1/7`: server `hs1` has 2 clients (hs1/0 to hs1/1)",
+            "t.toml:15:29: `rooms[1].absent[2]`: unknown client `hs9/0`: no server `hs9`",
+            "t.toml:15:38: `rooms[1].absent[3]`: `hs3/0` is not a client of this room's servers, so it cannot be absent from it",
+            "t.toml:15:47: `rooms[1].absent[4]`: `bob` is not a client name (expected server/index, e.g. \"hs1/0\")",
+        ]
+    );
+}
+
+#[test]
+fn event_bytes_and_clock_bounds() {
+    let text = with_head(
+        "
+[servers.defaults]
+event_bytes = 4000000000
+clock_skew = \"-36501d\"
+clock_drift_ppm = 1e300
+
+[[fault]]
+kind = \"clock\"
+servers = [\"hs1\"]
+from = \"1m\"
+skew = \"+100000000d\"
+drift_ppm = 1e300
+
+[[fault]]
+kind = \"clock\"
+servers = [\"hs2\"]
+from = \"1m\"
+drift_ppm = -1000000.5
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:13:15: `servers.defaults.event_bytes`: must be at most 65536 (got 4000000000): the Matrix spec limits an event to 65536 bytes",
+            "t.toml:14:14: `servers.defaults.clock_skew`: must be within ±36500d (100 years; got -36501d): larger offsets overflow the clock arithmetic",
+            "t.toml:15:19: `servers.defaults.clock_drift_ppm`: must be a number from -1000000 to 1000000 parts per million (got 1e300): -1000000 stops the clock, beyond that it would run backwards",
+            "t.toml:21:8: `fault[0].skew`: must be within ±36500d (100 years; got 100000000d): larger offsets overflow the clock arithmetic",
+            "t.toml:22:13: `fault[0].drift_ppm`: must be a number from -1000000 to 1000000 parts per million (got 1e300): -1000000 stops the clock, beyond that it would run backwards",
+            "t.toml:28:13: `fault[1].drift_ppm`: must be a number from -1000000 to 1000000 parts per million (got -1000000.5): -1000000 stops the clock, beyond that it would run backwards",
+        ]
+    );
+}
+
+#[test]
+fn durations_have_upper_bounds() {
+    let text = "\
+[simulation]
+name = \"t\"
+duration = \"100000d\"
+quiet_tail = \"40000d\"
+
+[servers]
+count = 2
+
+[servers.defaults]
+client_latency = { dist = \"uniform\", min = \"1ms\", max = \"36501d\" }
+federation = { backoff = { max = \"1000000d\" } }
+
+[[rooms]]
+name = \"call\"
+servers = \"all\"
+
+[[workload]]
+kind = \"spam\"
+room = \"call\"
+client = \"hs1/0\"
+rate = 1.0
+count = 3
+duration = \"50000d\"
+origin_ts_offset = \"-40000d\"
+
+[[fault]]
+kind = \"crash\"
+servers = [\"hs1\"]
+from = \"37000d\"
+";
+    assert_eq!(
+        errs(text),
+        vec![
+            "t.toml:3:12: `simulation.duration`: must be at most 400d (got 100000d): a run covers hours to weeks, and times past that overflow the run's clock arithmetic",
+            "t.toml:4:14: `simulation.quiet_tail`: must be at most 36500d (100 years; got 40000d): larger times overflow the clock arithmetic",
+            "t.toml:10:57: `servers.defaults.client_latency.max`: must be at most 36500d (100 years; got 36501d): larger times overflow the clock arithmetic",
+            "t.toml:11:34: `servers.defaults.federation.backoff.max`: must be at most 36500d (100 years; got 1000000d): larger times overflow the clock arithmetic",
+            "t.toml:23:12: `workload[0].duration`: must be at most 36500d (100 years; got 50000d): larger times overflow the clock arithmetic",
+            "t.toml:24:20: `workload[0].origin_ts_offset`: must be within ±36500d (100 years; got -40000d): larger offsets overflow the clock arithmetic",
+            "t.toml:29:8: `fault[0].from`: must be at most 36500d (100 years; got 37000d): larger times overflow the clock arithmetic",
+        ]
+    );
+}
+
+#[test]
+fn jitter_multiplier_sigma_retries_and_batch_bounds() {
+    let text = with_head(
+        "
+[network]
+latency = { dist = \"lognormal\", median = \"50ms\", sigma = 9.0 }
+
+[servers.defaults.federation]
+max_pdus_per_txn = 20000
+retries = { count = 5000, multiplier = inf, jitter = [0.8, 1e300] }
+backoff = { multiplier = nan, jitter = [0.8, 11.0] }
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:13:58: `network.latency.sigma`: must be a number from 0 to 5 (got 9): the mean is median × e^(sigma²/2), already 268 000 × the median at sigma 5",
+            "t.toml:16:20: `servers.defaults.federation.max_pdus_per_txn`: must be at most 10000 (got 20000): the Matrix spec allows 50 PDUs in a transaction",
+            "t.toml:17:21: `servers.defaults.federation.retries.count`: must be at most 1000 (got 5000): Synapse retries 10 times; every retry is a row of federation.csv",
+            "t.toml:17:40: `servers.defaults.federation.retries.multiplier`: must be a finite number of at least 1 (got inf)",
+            "t.toml:17:45: `servers.defaults.federation.retries.jitter`: needs 0 < low <= high <= 10, as in [0.8, 1.4]: each wait is multiplied by a draw from [low, high] (got [0.8, 1e300])",
+            "t.toml:18:26: `servers.defaults.federation.backoff.multiplier`: must be a finite number of at least 1 (got NaN)",
+            "t.toml:18:31: `servers.defaults.federation.backoff.jitter`: needs 0 < low <= high <= 10, as in [0.8, 1.4]: each wait is multiplied by a draw from [low, high] (got [0.8, 11])",
+        ]
+    );
+}
+
+#[test]
+fn zero_time_loops_are_refused() {
+    // Zero client latency: a sync answered at once (poll_timeout 0, or a failed sync retried
+    // after 0) would be sent again at the same instant.
+    let text = with_head(
+        "
+[servers.defaults]
+client_latency = { dist = \"constant\", value = \"0ms\" }
+sync = { poll_timeout = \"0s\", error_retry = \"500us\" }
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:14:25: `servers.defaults.sync.poll_timeout`: must be at least 1ms (got 0s): `client_latency` is always 0, so a sync answered at once is sent again at the same instant forever",
+            "t.toml:14:45: `servers.defaults.sync.error_retry`: must be at least 1ms (got 500us): `client_latency` is always 0, so a failed sync (server down) is retried at the same instant forever",
+        ]
+    );
+    // The same settings with a latency that moves time forward are fine.
+    let ok = text.replace(
+        "{ dist = \"constant\", value = \"0ms\" }",
+        "{ dist = \"uniform\", min = \"0ms\", max = \"2ms\" }",
+    );
+    assert_eq!(errs(&ok), Vec::<String>::new());
+
+    // Zero network latency: a failed /send is answered at once, so zero retry and backoff
+    // waits (or waits that a jitter shrinks below 1 ms, or a `max` of 0) loop.
+    let text = with_head(
+        "
+[network]
+latency = { dist = \"constant\", value = \"0ms\" }
+
+[servers.defaults.federation]
+retries = { first = \"0s\" }
+backoff = { initial = \"1ms\", jitter = [0.5, 1.0] }
+
+[[servers.list]]
+name = \"hs2\"
+federation = { retries = { first = \"1s\", max = \"0s\" }, backoff = { initial = \"1s\" } }
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:16:21: `servers.defaults.federation.retries.first`: must give waits of at least 1ms (got 0s): `network.latency` is always 0, so a failed /send is answered at once and a zero wait retries it at the same instant forever",
+            "t.toml:17:23: `servers.defaults.federation.backoff.initial`: must give waits of at least 1ms (its smallest wait, 1ms × jitter 0.5, is under 1ms): `network.latency` is always 0, so a failed /send is answered at once and a zero wait retries it at the same instant forever",
+            "t.toml:21:48: `servers.list[0].federation.retries.max`: must give waits of at least 1ms (got 0s): `network.latency` is always 0, so a failed /send is answered at once and a zero wait retries it at the same instant forever",
+        ]
+    );
+    // No retries inside a /send: `retries.first` does not matter.
+    let ok = with_head(
+        "
+[network]
+latency = { dist = \"constant\", value = \"0ms\" }
+
+[servers.defaults.federation]
+retries = { count = 0, first = \"0s\" }
+",
+    );
+    assert_eq!(errs(&ok), Vec::<String>::new());
+    // A link fault that makes one pair's latency 0 counts too.
+    let text = with_head(
+        "
+[servers.defaults.federation]
+backoff = { initial = \"0s\" }
+
+[[fault]]
+kind = \"link\"
+servers = [\"hs1\", \"hs2\"]
+from = \"1m\"
+to = \"2m\"
+latency = { dist = \"constant\", value = \"0s\" }
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec!["t.toml:13:23: `servers.defaults.federation.backoff.initial`: must give waits of at least 1ms (got 0s): `fault[0].latency` is always 0, so a failed /send is answered at once and a zero wait retries it at the same instant forever"]
+    );
+}
+
+#[test]
+fn heartbeat_periods() {
+    let text = with_head(
+        "
+[[workload]]
+kind = \"matrixrtc\"
+room = \"call\"
+participants = 2
+heartbeat = { leave_delay = \"0s\", restart_every = \"500us\" }
+
+[[workload]]
+kind = \"matrixrtc\"
+room = \"call\"
+participants = 2
+heartbeat = { leave_delay = \"1s\" }
+
+[[workload]]
+kind = \"matrixrtc\"
+room = \"call\"
+participants = 2
+heartbeat = { leave_delay = \"0s\", restart_every = \"0s\", enabled = false }
+
+[[workload]]
+kind = \"matrixrtc\"
+room = \"call\"
+participants = 2
+heartbeat = { leave_delay = \"5s\", restart_every = \"5s\" }
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:16:29: `workload[0].heartbeat.leave_delay`: must be at least 1ms (got 0s): a delayed leave due at once makes the participant leave and rejoin at the same instant",
+            "t.toml:16:51: `workload[0].heartbeat.restart_every`: must be at least 1ms (got 500us): each participant restarts its delayed leave this often",
+            "t.toml:22:29: `workload[1].heartbeat.leave_delay`: must be at least `restart_every` (5s; got 1s): the delayed leave would fire before every restart, so each participant leaves and rejoins every 5s (the js-sdk uses 8s and 5s)",
+        ]
+    );
+}
+
+// ------------------------------------------------------------ locations
+
+fn errs_of_file(bytes: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, bytes).unwrap();
+    match stickysim::scenario::load_path(&path, &[]) {
+        Ok(_) => vec![],
+        Err(e) => e
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .replacen(&path.display().to_string(), "t.toml", 1)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_located() {
+    assert_eq!(
+        errs_of_file(b"[simulation]\nname = \"caf\xc3\xa9 \xff\xfe\"\nduration = \"1m\"\n"),
+        vec!["t.toml:2:14: `simulation.name`: byte 0xff is not UTF-8: a scenario is UTF-8 text"]
+    );
+    assert_eq!(
+        errs_of_file(b"[simulation]\nname = \"t\"\nduration = \"1m\"\n# \xe2\x82\n"),
+        vec!["t.toml:4:3: `simulation`: bytes 0xe2 0x82 are not UTF-8: a scenario is UTF-8 text"]
+    );
+    assert_eq!(
+        errs_of_file(b"\x80"),
+        vec!["t.toml:1:1: byte 0x80 is not UTF-8: a scenario is UTF-8 text"]
+    );
+}
+
+#[test]
+fn a_jitter_with_three_elements_is_located() {
+    let text = with_head(
+        "
+[servers.defaults.federation]
+retries = { count = 3, jitter = [0.8, 1.0, 1.4] }
+
+[[servers.list]]
+name = \"hs1\"
+[servers.list.federation.backoff]
+jitter = [
+  0.8,
+  1.0,
+  1.4,
+]
+",
+    );
+    assert_eq!(
+        errs(&text),
+        vec![
+            "t.toml:13:24: `servers.defaults.federation.retries.jitter`: needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got 3)",
+            "t.toml:18:1: `servers.list[0].federation.backoff.jitter`: needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got 3)",
+        ]
+    );
+    assert_eq!(
+        errs_with(HEAD, &["servers.defaults.federation.backoff.jitter=[1, 2, 3]"]),
+        vec!["--set:1:1: `servers.defaults.federation.backoff.jitter`: needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got 3)"]
+    );
+    // One element: serde's own message, located.
+    assert_eq!(
+        errs(&with_head("\n[servers.defaults.federation]\nbackoff = { jitter = [0.8] }\n")),
+        vec!["t.toml:13:22: `servers.defaults.federation.backoff.jitter`: invalid length 1, expected an array of length 2"]
     );
 }

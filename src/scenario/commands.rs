@@ -1,30 +1,91 @@
 //! `stickysim validate` and `stickysim list`.
 
+use super::estimate::{self, Limits};
 use super::loader::load_path;
-use super::Scenario;
+use super::{Scenario, ScenarioError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Prints every problem of every file to stderr (one per line, `file:line:col: `key`:
-/// message`) and `ok  <path>  <summary>` for each good file; returns 0 when all are
-/// valid, 2 otherwise.
-pub fn validate_cmd(paths: &[PathBuf]) -> u8 {
-    let out = std::io::stdout();
-    let err = std::io::stderr();
-    validate_to(paths, &mut out.lock(), &mut err.lock())
+/// `--max-memory` and `--max-events`: the size a scenario's estimate must fit (SPEC 8).
+/// Flatten it into a command's arguments (`#[command(flatten)] limits: LimitArgs`).
+#[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
+pub struct LimitArgs {
+    /// Refuse a scenario whose estimated peak memory is larger (e.g. 16GiB, 512MiB, 2GB).
+    #[arg(long, value_name = "SIZE", value_parser = estimate::parse_bytes)]
+    pub max_memory: Option<u64>,
+    /// Refuse a scenario whose estimated number of kernel events is larger (e.g. 2e9).
+    #[arg(long, value_name = "N", value_parser = estimate::parse_count)]
+    pub max_events: Option<u64>,
 }
 
-/// [`validate_cmd`] writing to the given streams (for tests).
+impl LimitArgs {
+    /// The limits, defaults for what is not given.
+    pub fn limits(&self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_memory_bytes: self.max_memory.unwrap_or(d.max_memory_bytes),
+            max_events: self.max_events.unwrap_or(d.max_events),
+        }
+    }
+}
+
+/// A loaded scenario's estimate, refused when it does not fit `limits` (for `run` and
+/// `sweep` too: call it after loading, print the errors and exit 2 when it fails).
+pub fn check_size(
+    scn: &Scenario,
+    limits: &Limits,
+) -> Result<estimate::Estimate, Vec<ScenarioError>> {
+    let est = estimate::estimate(scn);
+    let errors = estimate::check_limits(scn, &est, limits);
+    if errors.is_empty() {
+        Ok(est)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Prints every problem of every file to stderr (one per line, `file:line:col: `key`:
+/// message`) and, for each good file, `ok  <path>  <summary>` and an indented line with
+/// its size estimate; returns 0 when all are valid and fit the default limits, 2 otherwise.
+pub fn validate_cmd(paths: &[PathBuf]) -> u8 {
+    validate_cmd_with(paths, &Limits::default())
+}
+
+/// [`validate_cmd`] with the limits of `--max-memory` / `--max-events`
+/// ([`LimitArgs::limits`]).
+pub fn validate_cmd_with(paths: &[PathBuf], limits: &Limits) -> u8 {
+    let out = std::io::stdout();
+    let err = std::io::stderr();
+    validate_with(paths, limits, true, &mut out.lock(), &mut err.lock())
+}
+
+/// [`validate_cmd`] with the default limits and without the estimate lines, writing to the
+/// given streams (for tests).
 pub fn validate_to(paths: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    validate_with(paths, &Limits::default(), false, out, err)
+}
+
+/// [`validate_cmd`] writing to the given streams; `show_estimate` adds
+/// `    estimate: ...` under each `ok` line.
+pub fn validate_with(
+    paths: &[PathBuf],
+    limits: &Limits,
+    show_estimate: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
     if paths.is_empty() {
         let _ = writeln!(err, "validate: no scenario given");
         return 2;
     }
     let mut code = 0;
     for path in paths {
-        match load_path(path, &[]) {
-            Ok(s) => {
+        match load_path(path, &[]).and_then(|s| check_size(&s, limits).map(|e| (s, e))) {
+            Ok((s, est)) => {
                 let _ = writeln!(out, "ok  {}  {}", path.display(), summary(&s));
+                if show_estimate {
+                    let _ = writeln!(out, "    estimate: {est}");
+                }
             }
             Err(errors) => {
                 code = 2;

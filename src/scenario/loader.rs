@@ -13,7 +13,7 @@
 use super::locate::{guess_key, line_col, KeyPath, Locator, Seg};
 use super::schema::*;
 use super::validate::{self, Problem, MAX_SERVERS};
-use super::{set, Scenario, ServerSpec};
+use super::{metric_names, set, Scenario, ServerSpec};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use std::fmt;
 use std::path::Path;
@@ -48,7 +48,7 @@ pub const SET_ORIGIN: &str = "--set";
 /// Load and check a scenario file, applying `--set KEY=VALUE` arguments.
 pub fn load_path(path: &Path, sets: &[String]) -> Result<Scenario, Vec<ScenarioError>> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         vec![ScenarioError {
             file: origin.clone(),
             line: 0,
@@ -57,7 +57,43 @@ pub fn load_path(path: &Path, sets: &[String]) -> Result<Scenario, Vec<ScenarioE
             message: format!("cannot read: {e}"),
         }]
     })?;
-    load_str(&text, &origin, sets)
+    let text = utf8(&bytes, &origin).map_err(|e| vec![e])?;
+    load_str(text, &origin, sets)
+}
+
+/// The file as text, or an error at the line and column of its first byte that is not
+/// UTF-8 (columns count the characters before it, as everywhere else).
+pub fn utf8<'a>(bytes: &'a [u8], origin: &str) -> Result<&'a str, ScenarioError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = e.valid_up_to();
+        // Everything before `good` is valid UTF-8.
+        let before = std::str::from_utf8(&bytes[..good]).unwrap_or("");
+        let (line, column) = line_col(before, good);
+        let bad: Vec<String> = bytes[good..]
+            .iter()
+            .take(e.error_len().unwrap_or(bytes.len() - good).max(1))
+            .map(|b| format!("0x{b:02x}"))
+            .collect();
+        // The key being written when the bad byte came (the text up to the end of its line,
+        // with the bad bytes replaced, is enough to guess it).
+        let line_end = bytes[good..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| good + i);
+        let lossy = String::from_utf8_lossy(&bytes[..line_end]);
+        ScenarioError {
+            file: origin.into(),
+            line,
+            column,
+            key: guess_key(&lossy, good),
+            message: format!(
+                "{} {} {} not UTF-8: a scenario is UTF-8 text",
+                if bad.len() > 1 { "bytes" } else { "byte" },
+                bad.join(" "),
+                if bad.len() > 1 { "are" } else { "is" },
+            ),
+        }
+    })
 }
 
 /// Load and check scenario text; `origin` names it in errors.
@@ -196,11 +232,52 @@ pub fn load_with_overrides(
     if !ctx.errors.is_empty() {
         return Err(ctx.finish());
     }
+    let overrides = std::mem::take(&mut ctx.overrides);
     Ok(Scenario {
         file,
         servers,
         origin: origin.into(),
+        source: super::Source {
+            text: text.into(),
+            overrides,
+        },
     })
+}
+
+/// A finding about a loaded scenario (the size estimate's refusals), located like a load
+/// error: in the `--set` override that set `path`, else at `path` in the file's text.
+pub fn locate_in_file(scn: &Scenario, path: &KeyPath, message: String) -> ScenarioError {
+    let text: &str = &scn.source.text;
+    if let Some(i) = scn
+        .source
+        .overrides
+        .iter()
+        .rposition(|o| path.starts_with(o))
+    {
+        return ScenarioError {
+            file: SET_ORIGIN.into(),
+            line: i + 1,
+            column: 1,
+            key: path.to_string(),
+            message,
+        };
+    }
+    let (line, column) = match ImDocument::parse(text) {
+        Ok(doc) => {
+            let loc = Locator::new(doc.as_table());
+            loc.offset_of(path)
+                .map(|o| line_col(text, o))
+                .unwrap_or((1, 1))
+        }
+        Err(_) => (1, 1),
+    };
+    ScenarioError {
+        file: scn.origin.clone(),
+        line,
+        column,
+        key: path.to_string(),
+        message,
+    }
 }
 
 /// An override can index only lists the scenario has (`set.rs` would make a table of a
@@ -342,9 +419,40 @@ const TOP_KEYS: [&str; 8] = [
     "sweep",
 ];
 
+/// Keys whose value is an array of exactly two numbers, `[low, high]`.
+const PAIR_KEYS: [&str; 1] = ["jitter"];
+
+/// Arrays that must hold two elements but hold more. Serde's fixed-size arrays would drop
+/// the extra elements silently in one deserialiser and fail without a position in another.
+fn long_pairs(loc: &Locator) -> Vec<TypedError> {
+    let mut out = vec![];
+    for (path, e) in &loc.entries {
+        let Some(Seg::Key(k)) = path.0.last() else {
+            continue;
+        };
+        if !PAIR_KEYS.contains(&k.as_str()) || !e.container {
+            continue;
+        }
+        let n = (0..)
+            .take_while(|&i| loc.get(&path.index(i)).is_some())
+            .count();
+        let is_array = n > 0 || loc.descendants(path).next().is_none();
+        if is_array && n > 2 {
+            out.push(TypedError {
+                path: path.clone(),
+                offset: loc.offset_of(path),
+                message: format!(
+                    "needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got {n})"
+                ),
+            });
+        }
+    }
+    out
+}
+
 /// Deserialise every section of a document on its own and collect the errors.
 fn typed_errors(root: &toml_edit::Table, loc: &Locator) -> Vec<TypedError> {
-    let mut out = vec![];
+    let mut out = long_pairs(loc);
     let top = KeyPath::root();
     if !root.contains_key("simulation") {
         out.push(TypedError {
@@ -631,6 +739,19 @@ fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: 
                 let ok = v.as_array().is_some_and(|a| a.iter().all(|x| x.is_str()));
                 if !ok {
                     push(kp, "must be a list of metric names".to_string());
+                    continue;
+                }
+                for (j, name) in v.as_array().into_iter().flatten().enumerate() {
+                    let name = name.as_str().unwrap_or("");
+                    if !metric_names::is_known_metric(name) {
+                        push(
+                            kp.index(j),
+                            format!(
+                                "`{name}` is not a metric a run reports ({})",
+                                metric_names::hint(name)
+                            ),
+                        );
+                    }
                 }
             }
             _ => {

@@ -2,8 +2,10 @@
 
 pub mod commands;
 pub mod duration;
+pub mod estimate;
 pub mod loader;
 pub mod locate;
+pub mod metric_names;
 pub mod schema;
 pub mod set;
 pub mod validate;
@@ -32,8 +34,29 @@ pub struct Scenario {
     pub file: ScenarioFile,
     /// Servers in declaration order (generated names first, then listed ones not generated).
     pub servers: Vec<ServerSpec>,
-    /// Where it came from (a path, or "<embedded>"), for messages.
+    /// Where it came from (a path, or `"<embedded>"`), for messages.
     pub origin: String,
+    /// The text it was loaded from and the keys overrides set, to locate later findings
+    /// (the size estimate's refusals) the way load errors are located.
+    pub source: Source,
+}
+
+/// A scenario's text and the key paths of the overrides applied to it.
+#[derive(Clone, Default)]
+pub struct Source {
+    pub text: std::sync::Arc<str>,
+    pub overrides: Vec<locate::KeyPath>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Source {{ {} bytes, {} overrides }}",
+            self.text.len(),
+            self.overrides.len()
+        )
+    }
 }
 
 impl Scenario {

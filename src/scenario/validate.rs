@@ -5,7 +5,7 @@
 use super::duration::format_duration_us;
 use super::locate::KeyPath;
 use super::schema::*;
-use super::{Dur, ServerSpec};
+use super::{Dur, ServerSpec, SignedDur};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One semantic problem: the key it is about and what is wrong.
@@ -31,6 +31,43 @@ impl Problem {
 /// loader build billions of names.
 pub const MAX_SERVERS: u32 = 100_000;
 
+const DAY_US: u64 = 86_400_000_000;
+
+/// Longest run (`simulation.duration`): 400 days. Sizes beyond that are refused by the
+/// estimate anyway; the bound keeps every "end of run + wait" sum far inside `u64` µs.
+pub const MAX_RUN: Dur = Dur(400 * DAY_US);
+
+/// Longest value of any other duration or offset key: 100 years (36500 days). Time is a
+/// `u64` of microseconds (about 584 000 years), so sums of a few such values, multiplied
+/// by a jitter of at most [`MAX_JITTER`], can never overflow.
+pub const MAX_TIME: Dur = Dur(36_500 * DAY_US);
+
+/// Largest jitter factor (`jitter = [lo, hi]`, hi at most this): Synapse uses [0.8, 1.4];
+/// a larger factor would make the `max` cap meaningless.
+pub const MAX_JITTER: f64 = 10.0;
+
+/// Largest clock drift either way, in parts per million: 1e6 ppm stops the clock (or runs
+/// it at twice the speed); beyond that it would run backwards.
+pub const MAX_DRIFT_PPM: f64 = 1e6;
+
+/// Largest `event_bytes`: the Matrix spec limits an event to 65536 bytes. (It also keeps
+/// bytes x events far inside `u64`.)
+pub const MAX_EVENT_BYTES: u32 = 65_536;
+
+/// Most retries inside one `/send` (Synapse: 10). Each is a row of federation.csv.
+pub const MAX_RETRIES: u32 = 1_000;
+
+/// Most PDUs in one transaction (the Matrix spec: 50).
+pub const MAX_PDUS_PER_TXN: u32 = 10_000;
+
+/// Largest lognormal `sigma`: beyond 5 the mean (median × e^(sigma²/2)) is more than
+/// 268 000 times the median, which no latency or stay model means.
+pub const MAX_SIGMA: f64 = 5.0;
+
+/// Smallest wait that may repeat when a round trip can take no time at all: a wait of 0
+/// there is a loop at one instant.
+pub const MIN_LOOP_WAIT: Dur = Dur(1_000);
+
 /// Check everything that the types alone do not. `servers` is the resolved server list.
 pub fn check(file: &ScenarioFile, servers: &[ServerSpec]) -> Vec<Problem> {
     let mut c = Checker {
@@ -40,6 +77,7 @@ pub fn check(file: &ScenarioFile, servers: &[ServerSpec]) -> Vec<Problem> {
             .map(|s| (s.name.clone(), s.cfg.clients_per_server))
             .collect(),
         rooms: file.rooms.iter().map(|r| r.name.clone()).collect(),
+        zero_net: zero_network_latency(file),
     };
     c.simulation(&file.simulation);
     c.server_list(file, servers);
@@ -78,8 +116,75 @@ pub fn check(file: &ScenarioFile, servers: &[ServerSpec]) -> Vec<Problem> {
                 c.finite(&p.key(k), x);
             }
         }
+        if let Some(t) = e.tolerance {
+            if t < 0.0 {
+                c.push(
+                    &p.key("tolerance"),
+                    format!(
+                        "must be >= 0: it is a relative tolerance, e.g. 0.05 for 5% (got {})",
+                        num(t)
+                    ),
+                );
+            }
+        }
+        if let (Some(lo), Some(hi)) = (e.min, e.max) {
+            if lo > hi {
+                c.push(
+                    &p.key("max"),
+                    format!(
+                        "`min` ({}) is greater than `max` ({}): the claim can never hold",
+                        num(lo),
+                        num(hi)
+                    ),
+                );
+            }
+        }
     }
     c.out
+}
+
+/// The first network latency key that is zero for certain, if any: with it, a request and
+/// its answer can take no simulated time (see [`zero_dist`]).
+fn zero_network_latency(file: &ScenarioFile) -> Option<String> {
+    let n = &file.network;
+    let p = KeyPath::root().key("network");
+    let mut cands: Vec<(KeyPath, &Dist)> = vec![(p.key("latency"), &n.latency)];
+    if let Some(d) = &n.intra_latency {
+        cands.push((p.key("intra_latency"), d));
+    }
+    if let Some(d) = &n.inter_latency {
+        cands.push((p.key("inter_latency"), d));
+    }
+    for (i, l) in n.link.iter().enumerate() {
+        if let Some(d) = &l.latency {
+            cands.push((p.key("link").index(i).key("latency"), d));
+        }
+    }
+    for (i, f) in file.fault.iter().enumerate() {
+        if let FaultCfg::Link {
+            latency: Some(d), ..
+        } = f
+        {
+            cands.push((KeyPath::root().key("fault").index(i).key("latency"), d));
+        }
+    }
+    cands
+        .into_iter()
+        .find(|(_, d)| zero_dist(d))
+        .map(|(k, _)| k.to_string())
+}
+
+/// A distribution whose draws are (almost) always 0 µs: constant 0, uniform up to 0, or a
+/// mean, median or centre of 0. Draws from any other distribution are positive often enough
+/// that a loop through it moves time forward.
+pub fn zero_dist(d: &Dist) -> bool {
+    match d {
+        Dist::Constant { value } => value.0 == 0,
+        Dist::Uniform { min, max } => min.0.max(max.0) == 0,
+        Dist::Exponential { mean } => mean.0 == 0,
+        Dist::Lognormal { median, .. } => median.0 == 0,
+        Dist::Normal { mean, min, .. } => mean.0.max(min.0) == 0,
+    }
 }
 
 struct Checker {
@@ -87,10 +192,23 @@ struct Checker {
     /// Server name -> clients_per_server.
     servers: BTreeMap<String, u32>,
     rooms: BTreeSet<String>,
+    /// A network latency key that is always 0, if any (zero-time loops, see `server_cfg`).
+    zero_net: Option<String>,
 }
 
 fn d(x: Dur) -> String {
     format_duration_us(x.0 as i64)
+}
+
+/// A number as a message shows it: plain, or in exponent form when the plain form is long
+/// (1e300 rather than 301 digits; 1000000.5 stays as it is).
+pub fn num(x: f64) -> String {
+    let plain = format!("{x}");
+    if plain.len() > 12 {
+        format!("{x:e}")
+    } else {
+        plain
+    }
 }
 
 impl Checker {
@@ -100,15 +218,16 @@ impl Checker {
 
     fn finite(&mut self, path: &KeyPath, x: f64) {
         if !x.is_finite() {
-            self.push(path, format!("must be a finite number (got {x})"));
+            self.push(path, format!("must be a finite number (got {})", num(x)));
         }
     }
 
     fn probability(&mut self, path: &KeyPath, p: f64) {
+        // NaN fails `contains` too.
         if !(0.0..=1.0).contains(&p) {
             self.push(
                 path,
-                format!("must be a probability between 0 and 1 (got {p})"),
+                format!("must be a probability between 0 and 1 (got {})", num(p)),
             );
         }
     }
@@ -119,38 +238,110 @@ impl Checker {
         }
     }
 
+    /// Any duration key other than `simulation.duration`.
+    fn time(&mut self, path: &KeyPath, x: Dur) {
+        if x > MAX_TIME {
+            self.push(
+                path,
+                format!(
+                    "must be at most {} (100 years; got {}): larger times overflow the clock arithmetic",
+                    d(MAX_TIME),
+                    d(x)
+                ),
+            );
+        }
+    }
+
+    /// A signed offset: at most 100 years either way.
+    fn offset(&mut self, path: &KeyPath, x: SignedDur) {
+        if x.0.unsigned_abs() > MAX_TIME.0 {
+            self.push(
+                path,
+                format!(
+                    "must be within ±{} (100 years; got {}): larger offsets overflow the clock arithmetic",
+                    d(MAX_TIME),
+                    format_duration_us(x.0)
+                ),
+            );
+        }
+    }
+
+    /// A duration that restarts a loop: at least 1 ms, so a loop cannot stay at one instant.
+    fn loop_period(&mut self, path: &KeyPath, x: Dur, why: &str) {
+        if x < MIN_LOOP_WAIT {
+            self.push(
+                path,
+                format!(
+                    "must be at least {} (got {}): {why}",
+                    d(MIN_LOOP_WAIT),
+                    d(x)
+                ),
+            );
+        }
+    }
+
     fn multiplier(&mut self, path: &KeyPath, m: f64) {
         if !(m >= 1.0 && m.is_finite()) {
-            self.push(path, format!("must be at least 1 (got {m})"));
+            self.push(
+                path,
+                format!("must be a finite number of at least 1 (got {})", num(m)),
+            );
         }
     }
 
     fn jitter(&mut self, path: &KeyPath, j: [f64; 2]) {
         let [lo, hi] = j;
-        if !(lo > 0.0 && lo <= hi && hi.is_finite()) {
+        if !(lo > 0.0 && lo <= hi && hi <= MAX_JITTER) {
             self.push(
                 path,
-                format!("needs 0 < low <= high, as in [0.8, 1.4] (got [{lo}, {hi}])"),
+                format!(
+                    "needs 0 < low <= high <= {MAX_JITTER}, as in [0.8, 1.4]: each wait is multiplied by a draw from [low, high] (got [{}, {}])",
+                    num(lo),
+                    num(hi)
+                ),
             );
         }
     }
 
+    /// A count with an upper bound (and the reason for it).
+    fn at_most(&mut self, path: &KeyPath, n: u64, max: u64, why: &str) {
+        if n > max {
+            self.push(path, format!("must be at most {max} (got {n}): {why}"));
+        }
+    }
+
     fn dist(&mut self, path: &KeyPath, dist: &Dist) {
+        let durs: Vec<(&str, Dur)> = match dist {
+            Dist::Constant { value } => vec![("value", *value)],
+            Dist::Uniform { min, max } => vec![("min", *min), ("max", *max)],
+            Dist::Exponential { mean } => vec![("mean", *mean)],
+            Dist::Lognormal { median, .. } => vec![("median", *median)],
+            Dist::Normal { mean, std, min } => vec![("mean", *mean), ("std", *std), ("min", *min)],
+        };
+        for (k, v) in durs {
+            self.time(&path.key(k), v);
+        }
         match dist {
             Dist::Uniform { min, max } if min > max => self.push(
                 path,
                 format!("`min` ({}) is greater than `max` ({})", d(*min), d(*max)),
             ),
-            Dist::Lognormal { sigma, .. } if !(*sigma >= 0.0 && sigma.is_finite()) => self.push(
-                &path.key("sigma"),
-                format!("must be a finite number >= 0 (got {sigma})"),
-            ),
+            Dist::Lognormal { sigma, .. } if !(*sigma >= 0.0 && *sigma <= MAX_SIGMA) => self
+                .push(
+                    &path.key("sigma"),
+                    format!(
+                        "must be a number from 0 to {MAX_SIGMA} (got {}): the mean is median × e^(sigma²/2), already 268 000 × the median at sigma 5",
+                        num(*sigma)
+                    ),
+                ),
             _ => {}
         }
     }
 
     fn interval(&mut self, path: &KeyPath, from: Dur, to: Option<Dur>) {
+        self.time(&path.key("from"), from);
         if let Some(to) = to {
+            self.time(&path.key("to"), to);
             if from >= to {
                 self.push(
                     &path.key("to"),
@@ -227,7 +418,19 @@ impl Checker {
             );
         }
         self.positive(&p.key("duration"), s.duration);
+        if s.duration > MAX_RUN {
+            self.push(
+                &p.key("duration"),
+                format!(
+                    "must be at most {} (got {}): a run covers hours to weeks, and times past that overflow the run's clock arithmetic",
+                    d(MAX_RUN),
+                    d(s.duration)
+                ),
+            );
+        }
         self.positive(&p.key("sample_interval"), s.sample_interval);
+        self.time(&p.key("sample_interval"), s.sample_interval);
+        self.time(&p.key("quiet_tail"), s.quiet_tail);
         if s.quiet_tail >= s.duration && s.quiet_tail.0 > 0 {
             self.push(
                 &p.key("quiet_tail"),
@@ -279,7 +482,7 @@ impl Checker {
         }
         // The defaults as written, then each entry's merged settings, reported at the entry
         // only for keys the entry itself sets (the rest were reported at the defaults).
-        let defaults = self.server_cfg(&file.servers.defaults);
+        let defaults = self.server_cfg(&file.servers.defaults, self.zero_net.as_deref());
         for (rels, msg) in defaults {
             if let Some(rel) = rels.first() {
                 self.push(&join(&p.key("defaults"), rel), msg);
@@ -290,7 +493,7 @@ impl Checker {
                 continue;
             };
             let entry = p.key("list").index(i);
-            for (rels, msg) in self.server_cfg(&spec.cfg) {
+            for (rels, msg) in self.server_cfg(&spec.cfg, self.zero_net.as_deref()) {
                 if let Some(rel) = rels.iter().find(|r| sets(&e.overrides, r)) {
                     self.push(&join(&entry, rel), msg);
                 }
@@ -299,31 +502,105 @@ impl Checker {
     }
 
     /// Problems of one server's settings, as (paths involved, relative to the server, message).
-    fn server_cfg(&self, s: &ServerCfg) -> Vec<(Vec<KeyPath>, String)> {
+    /// `zero_net`: a network latency key that is always 0, if any.
+    fn server_cfg(&self, s: &ServerCfg, zero_net: Option<&str>) -> Vec<(Vec<KeyPath>, String)> {
         let mut sub = Checker {
             out: vec![],
             servers: BTreeMap::new(),
             rooms: BTreeSet::new(),
+            zero_net: None,
         };
         let r = KeyPath::root();
-        sub.finite(&r.key("clock_drift_ppm"), s.clock_drift_ppm);
+        sub.offset(&r.key("clock_skew"), s.clock_skew);
+        sub.drift(&r.key("clock_drift_ppm"), s.clock_drift_ppm);
         sub.dist(&r.key("client_latency"), &s.client_latency);
+        sub.probability(&r.key("client_loss"), s.client_loss);
         sub.dist(&r.key("processing"), &s.processing);
+        sub.at_most(
+            &r.key("event_bytes"),
+            u64::from(s.event_bytes),
+            u64::from(MAX_EVENT_BYTES),
+            "the Matrix spec limits an event to 65536 bytes",
+        );
         let f = r.key("federation");
-        if s.federation.max_pdus_per_txn == 0 {
+        let fed = &s.federation;
+        if fed.max_pdus_per_txn == 0 {
             sub.push(&f.key("max_pdus_per_txn"), "must be at least 1");
         }
-        sub.positive(&f.key("request_timeout"), s.federation.request_timeout);
-        sub.multiplier(
-            &f.key("retries").key("multiplier"),
-            s.federation.retries.multiplier,
+        sub.at_most(
+            &f.key("max_pdus_per_txn"),
+            u64::from(fed.max_pdus_per_txn),
+            u64::from(MAX_PDUS_PER_TXN),
+            "the Matrix spec allows 50 PDUs in a transaction",
         );
-        sub.jitter(&f.key("retries").key("jitter"), s.federation.retries.jitter);
-        sub.multiplier(
-            &f.key("backoff").key("multiplier"),
-            s.federation.backoff.multiplier,
+        sub.positive(&f.key("request_timeout"), fed.request_timeout);
+        sub.time(&f.key("request_timeout"), fed.request_timeout);
+        let (rp, bp) = (f.key("retries"), f.key("backoff"));
+        sub.at_most(
+            &rp.key("count"),
+            u64::from(fed.retries.count),
+            u64::from(MAX_RETRIES),
+            "Synapse retries 10 times; every retry is a row of federation.csv",
         );
-        sub.jitter(&f.key("backoff").key("jitter"), s.federation.backoff.jitter);
+        sub.time(&rp.key("first"), fed.retries.first);
+        sub.time(&rp.key("max"), fed.retries.max);
+        sub.multiplier(&rp.key("multiplier"), fed.retries.multiplier);
+        sub.jitter(&rp.key("jitter"), fed.retries.jitter);
+        sub.time(&bp.key("initial"), fed.backoff.initial);
+        sub.time(&bp.key("max"), fed.backoff.max);
+        sub.multiplier(&bp.key("multiplier"), fed.backoff.multiplier);
+        sub.jitter(&bp.key("jitter"), fed.backoff.jitter);
+        sub.time(&f.key("wake_interval"), fed.wake_interval);
+        sub.time(&f.key("catch_up_after"), fed.catch_up_after);
+        if let Some(net) = zero_net {
+            // A refused or rate-limited /send is answered after one round trip, which takes no
+            // time here: a wait of 0 before the next attempt repeats it at the same instant.
+            let why = format!(
+                "`{net}` is always 0, so a failed /send is answered at once and a zero wait retries it at the same instant forever"
+            );
+            if fed.retries.count > 0 {
+                sub.min_wait(
+                    &rp,
+                    "first",
+                    fed.retries.first,
+                    fed.retries.max,
+                    fed.retries.jitter,
+                    &why,
+                );
+            }
+            sub.min_wait(
+                &bp,
+                "initial",
+                fed.backoff.initial,
+                fed.backoff.max,
+                fed.backoff.jitter,
+                &why,
+            );
+        }
+        let i = r.key("inbound");
+        sub.time(&i.key("retry_after"), s.inbound.retry_after);
+        sub.time(&i.key("pdu_cost"), s.inbound.pdu_cost);
+        if s.inbound.sticky_rate.burst == 0 {
+            sub.push(
+                &i.key("sticky_rate").key("burst"),
+                "must be at least 1: a bucket that holds no token never lets a sticky event through",
+            );
+        }
+        let y = r.key("sync");
+        sub.time(&y.key("poll_timeout"), s.sync.poll_timeout);
+        sub.time(&y.key("error_retry"), s.sync.error_retry);
+        if zero_dist(&s.client_latency) {
+            sub.loop_period(
+                &y.key("poll_timeout"),
+                s.sync.poll_timeout,
+                "`client_latency` is always 0, so a sync answered at once is sent again at the same instant forever",
+            );
+            sub.loop_period(
+                &y.key("error_retry"),
+                s.sync.error_retry,
+                "`client_latency` is always 0, so a failed sync (server down) is retried at the same instant forever",
+            );
+        }
         let mut out: Vec<(Vec<KeyPath>, String)> = sub
             .out
             .into_iter()
@@ -331,13 +608,68 @@ impl Checker {
             .collect();
         let rate = s.inbound.sticky_rate.per_second;
         if s.inbound.policy != InboundPolicy::Unlimited && !(rate > 0.0 && rate.is_finite()) {
-            let i = r.key("inbound");
             out.push((
                 vec![i.key("sticky_rate").key("per_second"), i.key("policy")],
-                format!("must be greater than 0 when the policy is not `unlimited` (got {rate})"),
+                format!(
+                    "must be greater than 0 when the policy is not `unlimited` (got {})",
+                    num(rate)
+                ),
+            ));
+        } else if !(rate >= 0.0 && rate.is_finite()) {
+            out.push((
+                vec![i.key("sticky_rate").key("per_second")],
+                format!("must be a finite number >= 0 (got {})", num(rate)),
             ));
         }
         out
+    }
+
+    /// The smallest wait a retry schedule allows, `min(first, max) × jitter low`, must be at
+    /// least 1 ms. Blamed on `first` (or `max` when that is the smaller).
+    fn min_wait(
+        &mut self,
+        p: &KeyPath,
+        first_key: &str,
+        first: Dur,
+        max: Dur,
+        jitter: [f64; 2],
+        why: &str,
+    ) {
+        let smallest = first.min(max);
+        let jlo = jitter[0].min(jitter[1]);
+        let wait = (smallest.0 as f64 * jlo).round();
+        if wait.is_finite() && wait >= MIN_LOOP_WAIT.0 as f64 {
+            return;
+        }
+        let key = if max < first { "max" } else { first_key };
+        let detail = if jlo < 1.0 && smallest >= MIN_LOOP_WAIT {
+            format!(
+                "its smallest wait, {} × jitter {jlo}, is under {}",
+                d(smallest),
+                d(MIN_LOOP_WAIT)
+            )
+        } else {
+            format!("got {}", d(smallest))
+        };
+        self.push(
+            &p.key(key),
+            format!(
+                "must give waits of at least {} ({detail}): {why}",
+                d(MIN_LOOP_WAIT)
+            ),
+        );
+    }
+
+    fn drift(&mut self, path: &KeyPath, ppm: f64) {
+        if ppm.is_nan() || ppm.abs() > MAX_DRIFT_PPM {
+            self.push(
+                path,
+                format!(
+                    "must be a number from -{MAX_DRIFT_PPM:.0} to {MAX_DRIFT_PPM:.0} parts per million (got {}): -1000000 stops the clock, beyond that it would run backwards",
+                    num(ppm)
+                ),
+            );
+        }
     }
 
     fn network(&mut self, n: &NetworkCfg) {
@@ -360,6 +692,8 @@ impl Checker {
             );
         }
         let mut names = BTreeSet::new();
+        // Server -> the region (name, index) that first lists it.
+        let mut region_of: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
         for (i, r) in n.regions.iter().enumerate() {
             let rp = p.key("regions").index(i);
             if !names.insert(r.name.as_str()) {
@@ -369,13 +703,48 @@ impl Checker {
                 );
             }
             self.servers(&rp.key("servers"), &r.servers);
+            for (j, srv) in r.servers.iter().enumerate() {
+                match region_of.get(srv.as_str()) {
+                    Some(&(first, k)) => self.push(
+                        &rp.key("servers").index(j),
+                        if k == i {
+                            format!("server `{srv}` is listed twice in region `{first}`")
+                        } else {
+                            format!(
+                                "server `{srv}` is already in region `{first}` (network.regions[{k}]): a server is in one region"
+                            )
+                        },
+                    ),
+                    None => {
+                        region_of.insert(srv, (&r.name, i));
+                    }
+                }
+            }
         }
+        // Unordered pair -> the first link that names it.
+        let mut links: BTreeMap<(&str, &str), usize> = BTreeMap::new();
         for (i, l) in n.link.iter().enumerate() {
             let lp = p.key("link").index(i);
             self.server(&lp.key("from"), &l.from);
             self.server(&lp.key("to"), &l.to);
             if l.from == l.to {
                 self.push(&lp.key("to"), "a link joins two different servers");
+            }
+            let pair = if l.from <= l.to {
+                (l.from.as_str(), l.to.as_str())
+            } else {
+                (l.to.as_str(), l.from.as_str())
+            };
+            if let Some(first) = links.get(&pair) {
+                self.push(
+                    &lp.key("to"),
+                    format!(
+                        "the pair `{}`-`{}` already has a link (network.link[{first}]); a link covers both directions",
+                        l.from, l.to
+                    ),
+                );
+            } else {
+                links.insert(pair, i);
             }
             if let Some(d) = &l.latency {
                 self.dist(&lp.key("latency"), d);
@@ -398,6 +767,24 @@ impl Checker {
                     self.push(&p.key("servers"), "a room needs at least one server");
                 }
                 self.servers(&p.key("servers"), list);
+            }
+            for (j, c) in r.absent.iter().enumerate() {
+                let before = self.out.len();
+                let cp = p.key("absent").index(j);
+                self.client(&cp, c);
+                if self.out.len() == before {
+                    let server = c.rsplit_once('/').map(|(s, _)| s).unwrap_or("");
+                    let in_room = match &r.servers {
+                        ServerSet::All(_) => true,
+                        ServerSet::List(l) => l.iter().any(|s| s == server),
+                    };
+                    if !in_room {
+                        self.push(
+                            &cp,
+                            format!("`{c}` is not a client of this room's servers, so it cannot be absent from it"),
+                        );
+                    }
+                }
             }
             if let Some(pl) = &r.power_levels {
                 let pp = p.key("power_levels");
@@ -447,11 +834,35 @@ impl Checker {
                 self.dist(&p.key("join"), &m.join);
                 self.dist(&p.key("stay"), &m.stay);
                 self.probability(&p.key("crash_fraction"), m.crash_fraction);
-                if m.heartbeat.enabled {
-                    self.positive(
-                        &p.key("heartbeat").key("restart_every"),
-                        m.heartbeat.restart_every,
+                self.time(&p.key("sticky_duration"), m.sticky_duration);
+                self.time(&p.key("resend_before_expiry"), m.resend_before_expiry);
+                let hp = p.key("heartbeat");
+                let hb = &m.heartbeat;
+                self.time(&hp.key("leave_delay"), hb.leave_delay);
+                self.time(&hp.key("restart_every"), hb.restart_every);
+                if hb.enabled {
+                    self.loop_period(
+                        &hp.key("restart_every"),
+                        hb.restart_every,
+                        "each participant restarts its delayed leave this often",
                     );
+                    if hb.leave_delay < MIN_LOOP_WAIT {
+                        self.loop_period(
+                            &hp.key("leave_delay"),
+                            hb.leave_delay,
+                            "a delayed leave due at once makes the participant leave and rejoin at the same instant",
+                        );
+                    } else if hb.leave_delay < hb.restart_every {
+                        self.push(
+                            &hp.key("leave_delay"),
+                            format!(
+                                "must be at least `restart_every` ({}; got {}): the delayed leave would fire before every restart, so each participant leaves and rejoins every {} (the js-sdk uses 8s and 5s)",
+                                d(hb.restart_every),
+                                d(hb.leave_delay),
+                                d(hb.restart_every)
+                            ),
+                        );
+                    }
                 }
             }
             WorkloadCfg::Location(l) => {
@@ -460,6 +871,8 @@ impl Checker {
                 self.dist(&p.key("start"), &l.start);
                 self.dist(&p.key("share_for"), &l.share_for);
                 self.positive(&p.key("update_every"), l.update_every);
+                self.time(&p.key("update_every"), l.update_every);
+                self.time(&p.key("sticky_duration"), l.sticky_duration);
             }
             WorkloadCfg::Spam(s) => {
                 self.room(&p.key("room"), &s.room);
@@ -469,13 +882,19 @@ impl Checker {
                         &p.key("rate"),
                         format!(
                             "must be a finite number of events per second > 0 (got {})",
-                            s.rate
+                            num(s.rate)
                         ),
                     );
                 }
                 if s.count.is_some() && s.to.is_some() {
                     self.push(&p.key("to"), "give `count` or `to`, not both");
                 }
+                self.time(&p.key("start"), s.start);
+                if let Some(to) = s.to {
+                    self.time(&p.key("to"), to);
+                }
+                self.time(&p.key("duration"), s.duration);
+                self.offset(&p.key("origin_ts_offset"), s.origin_ts_offset);
                 if let Some(to) = s.to {
                     if to <= s.start {
                         self.push(
@@ -495,6 +914,13 @@ impl Checker {
     }
 
     fn action(&mut self, p: &KeyPath, a: &ActionCfg) {
+        self.time(&p.key("at"), a.at);
+        if let Some(x) = a.duration {
+            self.time(&p.key("duration"), x);
+        }
+        if let Some(x) = a.origin_ts_offset {
+            self.offset(&p.key("origin_ts_offset"), x);
+        }
         if let Some(c) = &a.client {
             self.client(&p.key("client"), c);
         }
@@ -604,19 +1030,28 @@ impl Checker {
                 self.interval(p, *from, *to);
             }
             FaultCfg::Clock {
-                servers, drift_ppm, ..
+                servers,
+                from,
+                skew,
+                drift_ppm,
             } => {
                 self.nonempty_servers(p, servers);
+                self.time(&p.key("from"), *from);
+                if let Some(x) = skew {
+                    self.offset(&p.key("skew"), *x);
+                }
                 if let Some(x) = drift_ppm {
-                    self.finite(&p.key("drift_ppm"), *x);
+                    self.drift(&p.key("drift_ppm"), *x);
                 }
             }
             FaultCfg::Equivocate {
                 server,
                 room,
                 split,
+                at,
                 ..
             } => {
+                self.time(&p.key("at"), *at);
                 self.server(&p.key("server"), server);
                 self.room(&p.key("room"), room);
                 self.servers(&p.key("split"), split);
