@@ -38,7 +38,7 @@ count = 5
 
 [sweep]
 seeds = 4
-headline = ["a.lin", "b.const"]
+headline = ["delivery.by_path.a_lin", "delivery.by_path.b_const"]
 "servers.defaults.inbound.policy" = ["accept_drop", "defer", "unlimited"]
 "workload.0.rate" = [1.0, 2.5]
 "#;
@@ -75,11 +75,11 @@ fn test_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         _ => 0.0,
     };
     let mut metrics = serde_json::Map::new();
-    metrics.insert("a.lin".into(), (h as f64 + seed as f64 * 0.1 + rate).into());
-    metrics.insert("b.const".into(), (h as f64 / 7.0).into());
-    metrics.insert("d.loss".into(), (scn.file.network.loss * 100.0).into());
+    metrics.insert("delivery.by_path.a_lin".into(), (h as f64 + seed as f64 * 0.1 + rate).into());
+    metrics.insert("delivery.by_path.b_const".into(), (h as f64 / 7.0).into());
+    metrics.insert("delivery.by_path.d_loss".into(), (scn.file.network.loss * 100.0).into());
     if seed % 2 == 0 {
-        metrics.insert("c.sometimes".into(), (seed as f64).into());
+        metrics.insert("delivery.by_path.c_sometimes".into(), (seed as f64).into());
     }
     // Machine-dependent figures: never in the sweep tables.
     let wall = std::time::SystemTime::now()
@@ -93,7 +93,7 @@ fn test_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         "seed": seed,
         "version": stickysim::VERSION,
         "metrics": metrics,
-        "expect": [ { "metric": "a.lin", "pass": seed % 4 != 0 } ],
+        "expect": [ { "metric": "delivery.by_path.a_lin", "pass": seed % 4 != 0 } ],
         "digest": format!("{h}-{seed}"),
     });
     std::fs::write(dir.join("metrics.txt"), format!("{h} {seed}\n"))?;
@@ -462,13 +462,13 @@ fn tables_follow_the_format() {
     );
     assert_eq!(meta["seeds"], serde_json::json!([40, 41, 42, 43]));
     assert_eq!(meta["points"][1]["values"]["workload.0.rate"], 2.5);
-    assert_eq!(meta["headline"], serde_json::json!(["a.lin", "b.const"]));
+    assert_eq!(meta["headline"], serde_json::json!(["delivery.by_path.a_lin", "delivery.by_path.b_const"]));
 
     let csv = String::from_utf8(read(&out.join("sweep.csv"))).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "run,point,seed,servers.defaults.inbound.policy,workload.0.rate,a.lin,b.const,c.sometimes,d.loss"
+        "run,point,seed,servers.defaults.inbound.policy,workload.0.rate,delivery.by_path.a_lin,delivery.by_path.b_const,delivery.by_path.c_sometimes,delivery.by_path.d_loss"
     );
     assert_eq!(lines.len(), 1 + 24);
     assert!(lines[1].starts_with("p0000-seed-40,0,40,accept_drop,1.0,"));
@@ -496,8 +496,8 @@ fn tables_follow_the_format() {
             .cloned()
             .unwrap()
     };
-    // a.lin at a point = h + 0.1*seed + rate: seeds 40..43 -> mean h + 4.15 + rate.
-    let r = row("0", "a.lin");
+    // delivery.by_path.a_lin at a point = h + 0.1*seed + rate: seeds 40..43 -> mean h + 4.15 + rate.
+    let r = row("0", "delivery.by_path.a_lin");
     let f = |s: &str| s.parse::<f64>().unwrap();
     assert_eq!(r[4], "4");
     let std = f(&r[6]);
@@ -510,10 +510,10 @@ fn tables_follow_the_format() {
         "median = mean for evenly spaced seeds"
     );
     // A constant metric: zero width.
-    let r = row("2", "b.const");
+    let r = row("2", "delivery.by_path.b_const");
     assert_eq!((r[6].as_str(), &r[7], &r[8]), ("0", &r[5], &r[5]));
     // Present in two seeds of four: n = 2.
-    let r = row("0", "c.sometimes");
+    let r = row("0", "delivery.by_path.c_sometimes");
     assert_eq!(
         (r[4].as_str(), r[5].as_str(), r[9].as_str(), r[11].as_str()),
         ("2", "41", "40", "42")
