@@ -1,4 +1,4 @@
-//! PHOLD (Fujimoto 1990) on the very kernel the protocol model uses (SPEC 6).
+//! PHOLD (Fujimoto 1990) on the very kernel the protocol model uses (README "Performance").
 //!
 //! N logical processes (LPs) each start with `population` events. Handling an event on an
 //! LP schedules exactly one new event at `now + lookahead + Exp(mean)`, on an LP chosen
@@ -11,7 +11,7 @@
 //! [`run_kernel`] drives the model through [`kernel::Simulation`]. [`run_bare`] is the same
 //! model in a bare `std::collections::BinaryHeap` loop (no kernel): the same random stream,
 //! the same draws in the same order, the same (time, insertion) tie-break, so for one seed
-//! and end time both handle exactly the same events. It is the yardstick of SPEC 6.
+//! and end time both handle exactly the same events. It is the yardstick of README "Performance".
 
 use crate::kernel::{self, Ctx, Model, RngStream, Simulation, Time, MICROS_PER_SEC};
 use rand::Rng;
@@ -52,7 +52,7 @@ pub struct PholdParams {
 }
 
 impl Default for PholdParams {
-    /// SPEC 6 defaults; end time 1000 units as the CLI.
+    /// README "Performance" defaults; end time 1000 units as the CLI.
     fn default() -> Self {
         PholdParams {
             lps: 1000,

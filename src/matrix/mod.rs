@@ -1,5 +1,5 @@
 //! The protocol model: homeservers, their federation senders and receivers, `/sync`,
-//! clients and their ephemeral maps, delayed events (MSC4140), as SPEC section 2 words it.
+//! clients and their ephemeral maps, delayed events (MSC4140), as the MSCs word it.
 //!
 //! It imports only the kernel, the network and its own spec types. Each component owns its
 //! state and handles the events addressed to it; the [`world::World`] only routes. The
@@ -7,7 +7,7 @@
 //!
 //! Where each rule lives:
 //!
-//! | rule (MSC4354 section, SPEC section) | place |
+//! | rule (MSC section) | place |
 //! | --- | --- |
 //! | sticky events: validity, 1 h clamp, start = min(received_ts, origin_server_ts) (2.2) | `event.rs` |
 //! | the ephemeral map: key, winner, tombstones, expiry (2.6) | `client/map.rs` |

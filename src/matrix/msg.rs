@@ -284,7 +284,7 @@ pub struct AttemptRef {
     pub attempt: u32,
 }
 
-/// The outcome of one `/send` attempt (SPEC 2.3).
+/// The outcome of one `/send` attempt (MSC4354 "Federation behaviour").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Ok,

@@ -27,7 +27,7 @@ pub struct ServerCfg {
     pub inbound: InboundCfg,
     pub sync: SyncCfg,
     pub client: ClientCfg,
-    /// Bytes of one plain event / one encrypted event (size model, SPEC 2.2).
+    /// Bytes of one plain event / one encrypted event (size model, MSC4354 "Proposal").
     pub event_bytes: u32,
     pub encrypted: bool,
 }
@@ -106,7 +106,7 @@ pub struct FederationCfg {
     pub wake_interval: Dur,
     pub catch_up: CatchUp,
     pub push_on_join: bool,
-    /// SPEC 2.3: a 429's retry_after is a lower bound on the next wait; false = Synapse (ignored).
+    /// MSC4354 "Federation behaviour": a 429's retry_after is a lower bound on the next wait; false = Synapse (ignored).
     pub honour_retry_after: bool,
     /// Synapse enters catch-up once a destination has been failing for this long (1 h).
     pub catch_up_after: Dur,
@@ -212,9 +212,9 @@ pub struct InboundCfg {
     pub pdu_cost: Dur,
     /// ... and how many PDUs may wait for processing before `/send` gets 503 (0: no bound).
     pub queue_bound: u32,
-    /// SPEC 2.4: re-check soft-failed sticky events when membership or power levels change.
+    /// MSC4354 "Federation behaviour": re-check soft-failed sticky events when membership or power levels change.
     pub reevaluate_soft_failed: bool,
-    /// SPEC 2.4: late sticky events (after the 50 most recent PDUs) become forward extremities.
+    /// MSC4354 "Federation behaviour": late sticky events (after the 50 most recent PDUs) become forward extremities.
     pub old_sticky_in_extremities: bool,
     /// Synapse: a `/send` from an origin that still has another transaction being
     /// processed here is answered 429 "Too many concurrent transactions".

@@ -1,4 +1,4 @@
-//! Sampling the scenario's duration distributions (SPEC 1.2).
+//! Sampling the scenario's duration distributions (README "Scenario files").
 
 use super::spec::Dist;
 use crate::kernel::{RngStream, Time};

@@ -3,7 +3,7 @@
 use crate::kernel::time::Dur;
 use serde::{Deserialize, Serialize};
 
-/// A random distribution of durations (SPEC 1.2).
+/// A random distribution of durations (README "Scenario files").
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Dist {

@@ -1,4 +1,4 @@
-//! Convergence, joins and ghosts (SPEC 3 `convergence.*`, `rtc.*`): per key, what each
+//! Convergence, joins and ghosts (README "Metrics" `convergence.*`, `rtc.*`): per key, what each
 //! client's map shows, and the open questions about it: has a write reached every live
 //! client, is a participant's join visible to everyone, is a crashed participant still
 //! shown somewhere.

@@ -1,4 +1,4 @@
-//! Delivery accounting (SPEC 3 `delivery.*`): which (sticky event, client) pairs should be
+//! Delivery accounting (README "Metrics" `delivery.*`): which (sticky event, client) pairs should be
 //! delivered, when each was, by which path, and why the others were lost.
 
 use super::recorder::Observer;
@@ -110,7 +110,7 @@ pub fn for_each_delivery(obs: &Observer, w: &World, end: Time, mut f: impl FnMut
             let Some(on) = online.get(client) else {
                 continue;
             };
-            // SPEC 3: joined and online at some time while the event is sticky.
+            // README "Metrics": joined and online at some time while the event is sticky.
             if !overlaps(iv, on, lo, hi.max(lo + 1)) {
                 continue;
             }
@@ -187,7 +187,7 @@ pub fn for_each_delivery(obs: &Observer, w: &World, end: Time, mut f: impl FnMut
     }
 }
 
-/// The loss causes reported under `delivery.lost_by_cause.*` (SPEC's four, then ours).
+/// The loss causes reported under `delivery.lost_by_cause.*` (the four of README "Metrics", then ours).
 pub const CAUSES: [&str; 6] = [
     "unreachable",
     "dropped",

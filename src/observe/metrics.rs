@@ -1,4 +1,4 @@
-//! The metrics of SPEC 3, computed from what the observer kept. A metric with no data is
+//! The metrics of README "Metrics", computed from what the observer kept. A metric with no data is
 //! left out rather than reported as 0.
 
 use super::delivery::{DeliveryRow, Fate, CAUSES};
@@ -349,7 +349,7 @@ pub fn compute_with(
     }
 }
 
-/// SPEC 3 `spam.window_ms`: the longest interval during which a client syncing afresh at
+/// README "Metrics" `spam.window_ms`: the longest interval during which a client syncing afresh at
 /// some server would receive at least one inactionable sticky event: a leave, or an event
 /// beaten by another unexpired event for the same key at that server.
 pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {

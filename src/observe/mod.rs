@@ -2,7 +2,7 @@
 //! score). The model emits [`Probe`](crate::matrix::probe::Probe)s; the [`recorder`]
 //! consumes them after every kernel step and samples the world (reading it, never
 //! changing it). Scoring lives here: delivery fates and loss causes ([`delivery`]),
-//! convergence and ghosts ([`convergence`]), the metrics of SPEC 3 ([`metrics`]), and the
+//! convergence and ghosts ([`convergence`]), the metrics of README "Metrics" ([`metrics`]), and the
 //! rows of the CSV files ([`tables`]).
 
 pub mod convergence;
@@ -15,10 +15,10 @@ pub mod tables;
 use crate::matrix::probe::Arrival;
 use std::collections::BTreeMap;
 
-/// Every scalar metric by its SPEC 3 name (e.g. "delivery.latency_ms.p99").
+/// Every scalar metric by its README "Metrics" name (e.g. "delivery.latency_ms.p99").
 pub type Metrics = BTreeMap<String, f64>;
 
-/// How a sticky event reached a server (SPEC 1.3 `path`).
+/// How a sticky event reached a server (README "Outputs" `path`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Path {
     Direct,

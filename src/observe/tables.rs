@@ -1,4 +1,4 @@
-//! The CSV files of a run (SPEC 1.3, docs/output-format.md), built in memory from what the
+//! The CSV files of a run (README "Outputs", docs/output-format.md), built in memory from what the
 //! observers kept; `output/` writes them and digests them.
 
 use super::delivery::{DeliveryRow, Fate};

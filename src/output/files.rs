@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Refuse an unwritable output folder before the run starts (SPEC 7).
+/// Refuse an unwritable output folder before the run starts (README "Outputs").
 pub fn ensure_writable(dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("output folder {} cannot be created: {e}", dir.display()))?;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Families in the order the report shows them (SPEC 3), each with a heading.
+/// Families in the order the report shows them (README "Metrics"), each with a heading.
 const FAMILIES: [(&str, &str); 7] = [
     ("delivery", "Delivery"),
     ("federation", "Federation"),
@@ -22,7 +22,7 @@ const FAMILIES: [(&str, &str); 7] = [
     ("sim", "Simulator"),
 ];
 
-/// SPEC 3 order within a family; names not listed follow alphabetically.
+/// README "Metrics" order within a family; names not listed follow alphabetically.
 const METRIC_ORDER: &[&str] = &[
     "delivery.count",
     "delivery.lost",

@@ -25,7 +25,7 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// The commands (SPEC 1.1), parsed by clap in `main.rs`.
+/// The commands (README "The command line"), parsed by clap in `main.rs`.
 #[derive(clap::Subcommand, Clone, Debug)]
 pub enum Command {
     /// Run one simulation (no SCENARIO: the embedded default, scenarios/matrixrtc_call.toml).
@@ -59,7 +59,7 @@ pub enum Command {
 
 #[derive(clap::Subcommand, Clone, Debug)]
 pub enum BenchCmd {
-    /// PHOLD on the simulation kernel (SPEC 6).
+    /// PHOLD on the simulation kernel (README "Performance").
     Phold(crate::bench::phold::PholdParams),
 }
 

@@ -6,7 +6,7 @@ use super::{Scenario, ScenarioError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// `--max-memory` and `--max-events`: the size a scenario's estimate must fit (SPEC 8).
+/// `--max-memory` and `--max-events`: the size a scenario's estimate must fit (README "The command line").
 /// Flatten it into a command's arguments (`#[command(flatten)] limits: LimitArgs`).
 #[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
 pub struct LimitArgs {

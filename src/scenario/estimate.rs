@@ -1,4 +1,4 @@
-//! How big a run will be, from its checked scenario alone (SPEC 8: `validate` refuses a
+//! How big a run will be, from its checked scenario alone (README "The command line": `validate` refuses a
 //! scenario whose estimated size cannot fit).
 //!
 //! The model counts what the simulator allocates and handles per unit of the scenario —
@@ -96,7 +96,7 @@ pub struct Limits {
 }
 
 /// 16 GiB: the machines this runs on (laptops, CI runners, 2-core cloud VMs) have 8-64 GiB;
-/// 16 GiB fits most of them and is 8x the SPEC 6 target for the large scenario (2 GiB).
+/// 16 GiB fits most of them and is 8x the README "Performance" target for the large scenario (2 GiB).
 pub const DEFAULT_MAX_MEMORY: u64 = 16 << 30;
 
 /// 2e9 events (kernel events and their equivalents): one core handles 0.25-3.6 M of them

@@ -1,4 +1,4 @@
-//! Loading a scenario: TOML text -> checked [`Scenario`] (SPEC 1.2, 7).
+//! Loading a scenario: TOML text -> checked [`Scenario`] (README "Scenario files").
 //!
 //! 1. Parse with `toml_edit`, which keeps the span of every key and value. A syntax error
 //!    stops here.

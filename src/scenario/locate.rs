@@ -25,7 +25,7 @@ impl KeyPath {
     }
 
     /// Parse a dotted path as `--set` writes it (`workload.0.rate`, `workload[0].rate`).
-    /// All-digit segments are array indices (no SPEC key is a number).
+    /// All-digit segments are array indices (no scenario key is a number).
     pub fn from_dotted(path: &str) -> Result<KeyPath, String> {
         let segs = super::set::segments(path)?;
         Ok(KeyPath(

@@ -1,8 +1,8 @@
-//! The metric names a scenario may refer to (SPEC 3 and 8): `[sweep] headline` entries are
+//! The metric names a scenario may refer to (README "Metrics"): `[sweep] headline` entries are
 //! checked against them. `tests/metric_names.rs` runs scenarios and checks that every metric
 //! a run reports is known here, so a new metric that is not added fails that test.
 
-/// Every scalar metric of a run, by its SPEC name.
+/// Every scalar metric of a run, by its README "Metrics" name.
 pub const KNOWN_METRICS: &[&str] = &[
     "delivery.count",
     "delivery.lost",

@@ -1,4 +1,4 @@
-//! The scenario file's schema (SPEC 1.2). Every table refuses unknown keys; every table
+//! The scenario file's schema (README "Scenario files"). Every table refuses unknown keys; every table
 //! given in part takes the defaults below for the keys it leaves out.
 //!
 //! Server settings are merged in two steps by the loader: `[servers.defaults]` over the
@@ -411,7 +411,7 @@ pub enum DoKind {
     LeaveRoom,
 }
 
-/// One scripted action (SPEC 1.2). Exactly one of `client`/`server` and one of `send`/`do`.
+/// One scripted action (README "Scenario files"). Exactly one of `client`/`server` and one of `send`/`do`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ActionCfg {

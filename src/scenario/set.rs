@@ -1,7 +1,7 @@
 //! `--set KEY=VALUE` and sweep values: dotted paths into the scenario document.
 //!
 //! A path is dot-separated; an array of tables is addressed by index
-//! (`workload.0.rate` or `workload[0].rate`). Quoted segments are not needed: no SPEC key
+//! (`workload.0.rate` or `workload[0].rate`). Quoted segments are not needed: no scenario key
 //! holds a dot. Whether the key exists in the schema is decided afterwards by the typed
 //! deserialisation, which refuses unknown keys.
 

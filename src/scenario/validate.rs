@@ -1,4 +1,4 @@
-//! Semantic checks on a typed scenario (SPEC 1.2, 7): ranges, intervals and references
+//! Semantic checks on a typed scenario (README "Scenario files"): ranges, intervals and references
 //! between sections. Every problem names the key path it is about; the loader turns the
 //! path back into a line and column. All problems are collected, not just the first.
 

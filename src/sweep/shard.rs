@@ -104,7 +104,7 @@ impl ShardFile {
     }
 }
 
-/// Metrics that measure the machine rather than the model (SPEC 3 `sim.wall_s`,
+/// Metrics that measure the machine rather than the model (README "Metrics" `sim.wall_s`,
 /// `sim.events_per_s`): left out of the sweep tables, which must not depend on the machine,
 /// its load or `--jobs`. They stay in each run's `summary.json`.
 pub const WALL_CLOCK_METRICS: [&str; 2] = ["sim.wall_s", "sim.events_per_s"];

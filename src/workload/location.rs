@@ -1,5 +1,5 @@
 //! `location` (MSC3489 live location): sharers send periodic sticky updates with one key
-//! per sharing session, and a leave when they stop (SPEC 2.7).
+//! per sharing session, and a leave when they stop (MSC4140 and MSC4143).
 
 use super::{duration_field, Plan};
 use crate::matrix::msg::{ClientReq, StickySend};

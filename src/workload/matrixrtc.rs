@@ -1,5 +1,5 @@
 //! `matrixrtc` (MSC4143 calls over MSC4354 sticky events and MSC4140 delayed events): each
-//! participant behaves as matrix-js-sdk's MembershipManager does (SPEC 2.7):
+//! participant behaves as matrix-js-sdk's MembershipManager does (MSC4140 and MSC4143):
 //! - joining, it schedules a delayed sticky leave first (`leave_delay`), then sends its
 //!   sticky join `m.rtc.member` keyed by its member ID;
 //! - every `restart_every` it restarts the delayed leave; if the restart finds it gone
@@ -162,7 +162,7 @@ impl MatrixRtc {
             self.send_join(w, ctx, i);
             return;
         }
-        // SPEC 2.7: the delayed sticky leave is scheduled first, then the join is sent.
+        // MSC4140 and MSC4143: the delayed sticky leave is scheduled first, then the join is sent.
         let delay_id = w.new_delay_id();
         p.delay_id = delay_id;
         let req = ClientReq::ScheduleDelayed(DelayedLeave {

@@ -1,5 +1,5 @@
 //! `script`: exact actions at exact times, for small hand-made scenarios that reproduce a
-//! diagram from the MSC (SPEC 1.2).
+//! diagram from the MSC (README "Scenario files").
 
 use super::{duration_field, Plan};
 use crate::matrix::event::DurationField;

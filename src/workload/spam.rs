@@ -1,5 +1,5 @@
 //! `spam`: one sender emitting sticky events at a rate, optionally with an inflated
-//! `duration_ms` or a future `origin_server_ts` (SPEC 2.7).
+//! `duration_ms` or a future `origin_server_ts` (MSC4140 and MSC4143).
 
 use super::{duration_field, Plan};
 use crate::kernel::Time;

@@ -117,7 +117,7 @@ impl EphemeralMap {
             .min()
     }
 
-    /// Active keys of a room with their winning events (the client's view, SPEC 2.6).
+    /// Active keys of a room with their winning events (the client's view, MSC4354 "Implementing an ephemeral map").
     pub fn view(&self, room: RoomId, now: Time) -> Vec<(&MapKey, PduId)> {
         let lo = MapKey {
             room,

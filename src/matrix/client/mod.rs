@@ -82,7 +82,7 @@ impl Client {
         }
     }
 
-    /// The client comes (back) online: a (gappy) sync from its old token (SPEC 2.5).
+    /// The client comes (back) online: a (gappy) sync from its old token (MSC4354 "Sync API changes").
     pub fn go_online(&mut self, cx: &mut Cx<'_, '_>) {
         if !self.online {
             self.online = true;

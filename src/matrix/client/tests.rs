@@ -1,4 +1,4 @@
-//! The client's ephemeral map as sync responses fill it (SPEC 2.6, MSC4354 "Implementing an
+//! The client's ephemeral map as sync responses fill it (MSC4354 "Implementing an
 //! ephemeral map"): one test per tie-break rule, tombstones, expiry, arrival order, access
 //! control. One server hs1; hs1/0 and hs1/1 read, hs1/2 writes (power level 0; hs1/0 is
 //! the room's creator with 100). Each response is built by hand: the client applies it at

@@ -1,4 +1,4 @@
-//! A server's local clock (SPEC 2.1): simulated time + skew, with optional drift, changed
+//! A server's local clock (MSC4354 "Time"): simulated time + skew, with optional drift, changed
 //! piecewise by `clock` faults. Protocol timestamps are milliseconds of this clock.
 
 use crate::kernel::Time;

@@ -1,4 +1,4 @@
-//! The receiving side of federation (SPEC 2.4): a `/send` arrives (overload, then the
+//! The receiving side of federation (MSC4354 "Federation behaviour"): a `/send` arrives (overload, then the
 //! inbound policy of `policy.rs`), each PDU enters the room's DAG (forward extremities,
 //! get_missing_events), state applies, and sticky events pass auth or are soft-failed
 //! and re-evaluated when membership or power levels change.
@@ -28,7 +28,7 @@ impl Server {
             self.answer_txn(cx, body, at, Outcome::Refused, None);
             return;
         }
-        // SPEC 2.3: a request from a server ends the receiver's backoff towards it.
+        // MSC4354 "Federation behaviour": a request from a server ends the receiver's backoff towards it.
         self.clear_backoff(cx, origin);
         // Synapse keeps the answer of a transaction it processed: a repeat gets the same 200.
         if self.inbound_answered.get(&origin) == Some(&body.id) {
@@ -295,7 +295,7 @@ impl Server {
                 view.recent_ts.len() >= RECENT_PDUS && view.recent_ts.iter().all(|t| *t > ots);
             view.extremities.retain(|e| !p.prev_events.contains(e));
             view.referenced.extend(p.prev_events.iter().copied());
-            // SPEC 2.4 `old_sticky_in_extremities`: late sticky events need not become extremities.
+            // MSC4354 "Federation behaviour" `old_sticky_in_extremities`: late sticky events need not become extremities.
             // An event a known event already names (fetched as a missing prev_event) is not
             // a forward extremity.
             let kept_out = late && is_sticky && !old_sticky_ok;
@@ -364,7 +364,7 @@ impl Server {
                     .power
                     .insert(user, level);
                 self.append_timeline(cx, room, pdu);
-                // SPEC 2.4: a power-level change re-checks soft-failed sticky events.
+                // MSC4354 "Federation behaviour": a power-level change re-checks soft-failed sticky events.
                 self.reevaluate_soft_failed(cx, room);
             }
             Content::Message | Content::Sticky { .. } => self.append_timeline(cx, room, pdu),
@@ -431,7 +431,7 @@ impl Server {
         self.wake_syncs(cx);
     }
 
-    /// SPEC 2.4: when membership or power levels change, unexpired soft-failed sticky
+    /// MSC4354 "Federation behaviour": when membership or power levels change, unexpired soft-failed sticky
     /// events are re-checked and delivered if they now pass.
     pub(crate) fn reevaluate_soft_failed(&mut self, cx: &mut Cx<'_, '_>, room: RoomId) {
         if !self.cfg.inbound.reevaluate_soft_failed {

@@ -1,4 +1,4 @@
-//! A server going down and coming back (SPEC 2.8 `crash`): in-flight work is void, but
+//! A server going down and coming back (README "Crashes"): in-flight work is void, but
 //! what it persisted stays: queued PDUs (returned to the front of their queues), sticky
 //! events it accepted, delayed events (those that came due while down fire at restart).
 
@@ -27,7 +27,7 @@ impl Server {
                 if let Some(k) = txn.timeout {
                     cx.cancel(k);
                 }
-                // SPEC 2.3: every attempt is a row. The sender died waiting: a timeout. One
+                // MSC4354 "Federation behaviour": every attempt is a row. The sender died waiting: a timeout. One
                 // waiting for its retry timer was recorded when it failed.
                 if let (false, Some(body)) = (txn.waiting_retry, txn.body) {
                     aborted.push(AttemptDone {

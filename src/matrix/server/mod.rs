@@ -47,7 +47,7 @@ pub struct RoomView {
     pub known: HashSet<PduId>,
     /// Events named as prev_events by a known event (lookup only).
     pub referenced: HashSet<PduId>,
-    /// The most recent PDUs' origin_server_ts, for "late" sticky events (SPEC 2.4).
+    /// The most recent PDUs' origin_server_ts, for "late" sticky events (MSC4354 "Federation behaviour").
     pub recent_ts: VecDeque<i64>,
 }
 
@@ -76,7 +76,7 @@ pub struct InFlight {
     pub catch_up: bool,
 }
 
-/// The sending side towards one destination (SPEC 2.3).
+/// The sending side towards one destination (MSC4354 "Federation behaviour").
 #[derive(Clone, Debug, Default)]
 pub struct DestQueue {
     pub queue: VecDeque<TxnEntry>,
@@ -120,7 +120,7 @@ pub struct StickyEntry {
 pub struct Device {
     /// Sticky events this device has received (MSC4354: each sticky event once).
     pub delivered: HashSet<PduId>,
-    /// Rooms joined since the last response: all their sticky events come at once (SPEC 2.5).
+    /// Rooms joined since the last response: all their sticky events come at once (MSC4354 "Sync API changes").
     pub newly_joined: BTreeSet<RoomId>,
     /// The long-poll waiting here: (request number, its timeout).
     pub waiting: Option<(u64, EventKey)>,
@@ -155,7 +155,7 @@ pub struct Delayed {
     pub timer: Option<EventKey>,
 }
 
-/// A soft-failed sticky event waiting for re-evaluation (SPEC 2.4).
+/// A soft-failed sticky event waiting for re-evaluation (MSC4354 "Federation behaviour").
 #[derive(Clone, Debug)]
 pub struct SoftFailed {
     pub pdu: PduId,

@@ -1,4 +1,4 @@
-//! Inbound rate limits (SPEC 2.4, MSC4354 rate limiting): a token bucket per origin for
+//! Inbound rate limits (MSC4354 rate limiting): a token bucket per origin for
 //! sticky PDUs, and one [`InboundPolicy`] per `inbound.policy` deciding what happens to a
 //! `/send` beyond it.
 

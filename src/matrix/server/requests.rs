@@ -15,7 +15,7 @@ use rand::Rng;
 /// The level needed to change power levels (the room's `state_default` in practice).
 const POWER_LEVELS_NEEDED: i64 = 100;
 
-/// How many recent PDUs count as "not late" for forward extremities (SPEC 2.4).
+/// How many recent PDUs count as "not late" for forward extremities (MSC4354 "Federation behaviour").
 pub const RECENT_PDUS: usize = 50;
 
 /// What the world must do for a server that cannot finish a step alone.
@@ -341,7 +341,7 @@ impl Server {
     pub(crate) fn on_join_req(&mut self, cx: &mut Cx<'_, '_>, r: JoinReq, pdu: PduId) {
         let now = cx.now();
         let resident = self.id;
-        // SPEC 2.3: a request from a server ends our backoff towards it.
+        // MSC4354 "Federation behaviour": a request from a server ends our backoff towards it.
         self.clear_backoff(cx, r.joiner);
         cx.probe(Probe::Created {
             pdu,

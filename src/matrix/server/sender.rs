@@ -1,4 +1,4 @@
-//! The sending side of federation (SPEC 2.3, MSC4354 "Federation behaviour"): a server
+//! The sending side of federation (MSC4354 "Federation behaviour"): a server
 //! sends its own sticky events; one queue and at most one `/send` in flight per
 //! destination; retries inside a `/send`; per-destination backoff; catch-up.
 
@@ -290,7 +290,7 @@ impl Server {
         self.finish_attempt(cx, at.dest, Outcome::Timeout, None);
     }
 
-    /// SPEC 2.3: success resets both retry levels; a failure is retried inside the `/send`
+    /// MSC4354 "Federation behaviour": success resets both retry levels; a failure is retried inside the `/send`
     /// (`retries`), then the destination backs off (`backoff`).
     fn finish_attempt(
         &mut self,
@@ -433,7 +433,7 @@ impl Server {
         }
     }
 
-    /// SPEC 2.3: after a backoff ends, the next transaction starts at the sender's next
+    /// MSC4354 "Federation behaviour": after a backoff ends, the next transaction starts at the sender's next
     /// wake-up tick (or earlier, on new data or a request from the destination).
     pub(crate) fn on_wake(&mut self, cx: &mut Cx<'_, '_>, dest: ServerId) {
         if let Some(dq) = self.dests.get_mut(&dest) {
@@ -442,7 +442,7 @@ impl Server {
         self.kick(cx, dest);
     }
 
-    /// SPEC 2.3 (as Synapse does): any request received from a server ends our backoff
+    /// MSC4354 "Federation behaviour" (as Synapse does): any request received from a server ends our backoff
     /// towards it.
     pub(crate) fn clear_backoff(&mut self, cx: &mut Cx<'_, '_>, towards: ServerId) {
         let now = cx.now();

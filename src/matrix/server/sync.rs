@@ -1,4 +1,4 @@
-//! `/sync` at the server (SPEC 2.5, MSC4354 "Sync API changes"): long-polling, the
+//! `/sync` at the server (MSC4354 "Sync API changes"): long-polling, the
 //! timeline section, the sticky section limited to `sticky_limit` across all rooms in
 //! stream order, each sticky event once per device, joins bringing all sticky events.
 
@@ -160,7 +160,7 @@ impl Server {
         }
     }
 
-    /// Build and send one response (SPEC 2.5).
+    /// Build and send one response (MSC4354 "Sync API changes").
     fn respond_sync(&mut self, cx: &mut Cx<'_, '_>, client: ClientId, req: u64) {
         let now = cx.now();
         if let Some((_, k)) = self.devices.get_mut(&client).and_then(|d| d.waiting.take()) {

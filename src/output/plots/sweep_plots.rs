@@ -168,7 +168,7 @@ pub fn file_safe(s: &str) -> String {
         .collect()
 }
 
-/// How a metric's values are read, by its name (SPEC 3 units in names).
+/// How a metric's values are read, by its name (README "Metrics" units in names).
 pub fn metric_axis_kind(metric: &str) -> AxisKind {
     if metric.contains("_ms") {
         AxisKind::Time

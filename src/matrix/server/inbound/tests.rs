@@ -1,4 +1,4 @@
-//! The receiving side (SPEC 2.4): overload, auth and soft failure with re-evaluation,
+//! The receiving side (MSC4354 "Federation behaviour"): overload, auth and soft failure with re-evaluation,
 //! prev_events and get_missing_events. Servers hs1..hs3, one client each, 50 ms one way.
 
 use crate::kernel::Time;
@@ -99,7 +99,7 @@ fn join_hs3(k: &mut Kit, t: Time) {
 
 #[test]
 fn a_sticky_event_from_a_non_member_is_soft_failed_and_kept() {
-    // SPEC 2.4 auth: hs3/0 is not joined in hs2's view of "r". Its sticky event (made at 0
+    // MSC4354 "Federation behaviour" auth: hs3/0 is not joined in hs2's view of "r". Its sticky event (made at 0
     // with 1 h, received at 1 s) is soft-failed: kept with its end 0 + 3 600 000 ms, not in
     // the timeline nor the sticky stream; the /send itself is still answered 200.
     let mut k = auth_kit(|_| {});
@@ -125,7 +125,7 @@ fn a_sticky_event_from_a_non_member_is_soft_failed_and_kept() {
 
 #[test]
 fn a_soft_failed_sticky_event_is_accepted_when_the_membership_arrives() {
-    // SPEC 2.4 re-evaluation: hs3/0's join reaches hs2 at 2 s; the soft-failed event (end
+    // MSC4354 "Federation behaviour" re-evaluation: hs3/0's join reaches hs2 at 2 s; the soft-failed event (end
     // 3 600 000 ms > 2 000) now passes: Accepted at 2 s, until 3 600 s, with its arrival
     // (1 attempt) as it came.
     let mut k = auth_kit(|_| {});

@@ -1,4 +1,4 @@
-//! One server fed one `/send` under each inbound policy (SPEC 2.4, MSC4354 rate limiting).
+//! One server fed one `/send` under each inbound policy (MSC4354 rate limiting).
 //! hs1 is the origin, hs2 the receiver; one client each, both in room "r"; 50 ms one way.
 //! The bucket: `sticky_rate` = 10 tokens/s, burst 50 (the defaults) unless a test says.
 

@@ -1,4 +1,4 @@
-//! Stickiness at a server (SPEC 2.1-2.2, MSC4354 "Sticky events"): it starts at
+//! Stickiness at a server (MSC4354 "Sticky events"): it starts at
 //! min(received_ts, origin_server_ts) (for a server's own event received_ts is its
 //! creation time) and lasts min(duration_ms, 1 h), each server reading its own clock.
 //! hs1 is the origin, hs2 the receiver, one client each, both in "r"; events are made at

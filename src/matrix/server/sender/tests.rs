@@ -1,4 +1,4 @@
-//! The sending side (SPEC 2.3, MSC4354 "Federation behaviour"): own events only, one queue
+//! The sending side (MSC4354 "Federation behaviour"): own events only, one queue
 //! and one `/send` in flight per destination, `max_pdus_per_txn` oldest first, retries
 //! inside a `/send`, destination backoff and its wake-up tick, catch-up, push on join,
 //! withholding. Servers hs1.., one client each, 50 ms one way, processing 0. Jitter is off

@@ -1,4 +1,4 @@
-//! `/sync` at one server (SPEC 2.5, MSC4354 "Sync API changes"): the sticky section under
+//! `/sync` at one server (MSC4354 "Sync API changes"): the sticky section under
 //! `sticky_limit` (100) across rooms in stream order, each sticky event once per device,
 //! joins, expiry, initial syncs, long-polls. One server hs1 with clients hs1/0 (the reader)
 //! and hs1/1 (the writer); client links 10 ms one way. Events are made at 1 s with 1 h, so
