@@ -16,26 +16,39 @@ pub fn ensure_writable(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Write `bytes` to `dir/name` atomically (temporary name, then rename).
+/// The one atomic write of the program: `bytes` go to a temporary name beside `path`
+/// (unique per process and call, so concurrent writers never share one), then are renamed
+/// over `path`; a killed process never leaves a half-written file under its final name.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all().ok();
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Write `bytes` to `dir/name` atomically ([`write_file_atomic`]), making `name`'s folders.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
     let final_path = dir.join(name);
     if let Some(parent) = final_path.parent() {
         fs::create_dir_all(parent)?;
     }
-    let tmp = dir.join(format!(".{}.tmp", name.replace('/', "_")));
-    {
-        let mut f = fs::File::create(&tmp)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all().ok();
-    }
-    fs::rename(&tmp, &final_path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot rename {} to {}: {e}",
-            tmp.display(),
-            final_path.display()
-        )
-    })?;
+    write_file_atomic(&final_path, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", final_path.display()))?;
     Ok(final_path)
 }
 

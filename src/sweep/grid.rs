@@ -400,17 +400,7 @@ fn collect_locations(
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
-}
+use crate::scenario::locate::line_col;
 
 /// Flatten nested tables of `[sweep]` (unquoted dotted keys) into dotted names.
 fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) {

@@ -152,24 +152,9 @@ fn csv_bytes(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, SweepError> {
         .map_err(|e| SweepError::Input(format!("csv: {e}")))
 }
 
-/// Write to a temporary name in the same folder, then rename: a killed sweep never leaves
-/// a half-written file under its final name.
+/// Write atomically ([`crate::output::files::write_file_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    // Unique per process and call: shards on several machines may share one folder.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| SweepError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        SweepError::io(path, e)
-    })
+    crate::output::files::write_file_atomic(path, bytes).map_err(|e| SweepError::io(path, e))
 }
 
 /// Copy a folder tree (run folders hold only files and `plots/`).
