@@ -8,6 +8,7 @@ pub mod locate;
 pub mod metric_names;
 pub mod schema;
 pub mod set;
+mod typed;
 pub mod validate;
 
 pub use duration::{Dur, SignedDur};
