@@ -20,7 +20,7 @@ fn put(m: &mut Metrics, name: &str, v: Option<f64>) {
 }
 
 fn ms(t: Time) -> f64 {
-    t as f64 / 1000.0
+    crate::kernel::time::to_ms_f64(t)
 }
 
 /// Distribution metrics, from exact values or from a histogram.

@@ -64,10 +64,10 @@ impl TraceMsg {
 
 /// Milliseconds of simulated time: an integer when whole, else three decimals.
 fn t_ms(t: Time) -> Value {
-    if t % 1000 == 0 {
-        json!(t / 1000)
+    if t % crate::kernel::time::MICROS_PER_MS == 0 {
+        json!(crate::kernel::time::to_ms(t))
     } else {
-        json!((t as f64) / 1000.0)
+        json!(crate::kernel::time::to_ms_f64(t))
     }
 }
 

@@ -100,7 +100,7 @@ pub fn write_run(
     }
     for (s, ivs) in &obs.down {
         for (a, b) in ivs {
-            faults.push(json!({"kind": "crash", "servers": [w.sh.dir.servers[*s]], "from_ms": a / 1000, "to_ms": b.unwrap_or(fin.end) / 1000}));
+            faults.push(json!({"kind": "crash", "servers": [w.sh.dir.servers[*s]], "from_ms": crate::kernel::time::to_ms(*a), "to_ms": crate::kernel::time::to_ms(b.unwrap_or(fin.end))}));
         }
     }
     let servers: Vec<Value> = w
@@ -118,7 +118,7 @@ pub fn write_run(
         "scenario_digest": scn.digest(),
         "seed": scn.seed(),
         "version": crate::VERSION,
-        "simulated_duration_ms": fin.end / 1000,
+        "simulated_duration_ms": crate::kernel::time::to_ms(fin.end),
         "events": fin.events,
         "wall_s": fin.wall_s,
         "records": if full { "full" } else { "summary" },

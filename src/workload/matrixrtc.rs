@@ -208,8 +208,9 @@ impl MatrixRtc {
         });
         let (client, tag) = (p.client, self.tag(i));
         // js-sdk: re-send the join `resend_before` before its stickiness ends (5 s).
-        let again = (p.sticky_duration_ms.clamp(0, MAX_STICKY_MS) as Time * 1000)
-            .saturating_sub(p.resend_before);
+        let again =
+            crate::kernel::time::from_ms(p.sticky_duration_ms.clamp(0, MAX_STICKY_MS) as u64)
+                .saturating_sub(p.resend_before);
         w.probe(Probe::RtcJoinSent {
             participant: self.first + i,
             key: self.key(i),

@@ -199,7 +199,7 @@ impl Client {
                 order: (order, id.to_string()),
                 leave: p.is_leave(),
                 // MSC4354: the client's expiry is its receipt time + the remaining time.
-                expires_at: now + (*remaining).max(0) as Time * 1000,
+                expires_at: now + crate::kernel::time::from_ms((*remaining).max(0) as u64),
             };
             self.map.insert(key, cand, now);
         }

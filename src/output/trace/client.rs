@@ -93,7 +93,7 @@ impl Render<'_> {
                         "PUT /_matrix/client/v3/rooms/{}/send/{ty}/{txn}?{}={}&{}={duration_ms}",
                         self.room_id(*room),
                         n.delay_query,
-                        delay / 1000,
+                        crate::kernel::time::to_ms(*delay),
                         n.query
                     ),
                     json!({ n.sticky_key: key }),

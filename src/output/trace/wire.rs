@@ -60,7 +60,7 @@ impl Render<'_> {
                     Outcome::RateLimited => json!({
                         "errcode": "M_LIMIT_EXCEEDED",
                         "error": "Too many sticky events",
-                        "retry_after_ms": retry_after.unwrap_or(0) / 1000,
+                        "retry_after_ms": crate::kernel::time::to_ms(retry_after.unwrap_or(0)),
                     }),
                     Outcome::ServerError => json!({
                         "errcode": "M_UNKNOWN",
