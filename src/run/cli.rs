@@ -55,6 +55,11 @@ pub enum Command {
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Run every calibration scenario; print the measured-vs-simulated Markdown table.
+    Calibrate {
+        #[arg(default_value = "scenarios/calibration")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(clap::Subcommand, Clone, Debug)]
@@ -72,6 +77,7 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Plot { dir } => crate::output::plots::plot_cmd(&dir),
         Command::Validate { scenarios } => Ok(crate::scenario::commands::validate_cmd(&scenarios)),
         Command::List { dir } => Ok(crate::scenario::commands::list_cmd(&dir)),
+        Command::Calibrate { dir } => Ok(crate::run::calibrate::calibrate_cmd(&dir)),
         Command::Bench {
             which: BenchCmd::Phold(p),
         } => crate::bench::phold::cli(&p).map(|()| 0),

@@ -1,5 +1,6 @@
 //! One run: scenario -> world -> kernel loop -> observers -> files in the run folder.
 
+pub mod calibrate;
 pub mod cli;
 pub mod expect;
 pub mod write;
