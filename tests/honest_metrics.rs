@@ -188,3 +188,53 @@ fn the_summary_histogram_reads_back() {
         "{last:?}"
     );
 }
+
+fn heartbeat(crash: f64, fault: &str) -> Run {
+    let text = format!(
+        r#"
+[simulation]
+name = "hb"
+seed = 2
+duration = "5m"
+[network]
+latency = {{ dist = "constant", value = "100ms" }}
+[servers]
+count = 2
+[servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
+clients_per_server = 2
+client_latency = {{ dist = "constant", value = "10ms" }}
+[[rooms]]
+name = "call"
+servers = "all"
+[[workload]]
+kind = "matrixrtc"
+room = "call"
+participants = 1
+join = {{ dist = "constant", value = "10s" }}
+stay = {{ dist = "constant", value = "60s" }}
+crash_fraction = {crash}
+sticky_duration = "1h"
+heartbeat = {{ leave_delay = "8s", restart_every = "5s" }}
+{fault}
+"#
+    );
+    run(&text)
+}
+
+#[test]
+fn a_delayed_leave_for_a_live_participant_is_a_false_leave() {
+    // Restarted every 5 s with an 8 s delay: it never fires while the participant (hs1/0)
+    // is in the call; after a crash it fires once, for a participant that is gone.
+    assert_eq!(heartbeat(0.0, "").metric("rtc.false_leaves"), 0.0);
+    assert_eq!(heartbeat(1.0, "").metric("rtc.false_leaves"), 0.0);
+    // Its client is offline from 30 s to 50 s: the last restart (25.02 s) reached hs1 at
+    // 25.03 s, so the delayed leave fires at 33.03 s while the participant, still in the
+    // call until 70 s, could not restart it: one false leave.
+    let r = heartbeat(
+        0.0,
+        "[[fault]]\nkind = \"client_offline\"\nclients = [\"hs1/0\"]\nfrom = \"30s\"\nto = \"50s\"",
+    );
+    assert_eq!(r.metric("rtc.false_leaves"), 1.0);
+}

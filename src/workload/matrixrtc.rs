@@ -278,6 +278,11 @@ impl MatrixRtc {
             return;
         }
         // A graceful leave cancels the delayed event and sends the sticky leave.
+        w.probe(Probe::RtcLeft {
+            participant: self.first + i,
+            key: self.key(i),
+            t: now,
+        });
         if p.heartbeat {
             let req = ClientReq::CancelDelayed {
                 delay_id: p.delay_id,
