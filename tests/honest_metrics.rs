@@ -227,7 +227,10 @@ heartbeat = {{ leave_delay = "8s", restart_every = "5s" }}
 fn a_delayed_leave_for_a_live_participant_is_a_false_leave() {
     // Restarted every 5 s with an 8 s delay: it never fires while the participant (hs1/0)
     // is in the call; after a crash it fires once, for a participant that is gone.
-    assert_eq!(heartbeat(0.0, "").metric("rtc.false_leaves"), 0.0);
+    let r = heartbeat(0.0, "");
+    assert_eq!(r.metric("rtc.false_leaves"), 0.0);
+    // Restarts every 5 s from 15.02 s while in the call (until 70 s): 15.02 .. 65.02 s.
+    assert_eq!(r.metric("rtc.heartbeat_requests"), 11.0);
     assert_eq!(heartbeat(1.0, "").metric("rtc.false_leaves"), 0.0);
     // Its client is offline from 30 s to 50 s: the last restart (25.02 s) reached hs1 at
     // 25.03 s, so the delayed leave fires at 33.03 s while the participant, still in the

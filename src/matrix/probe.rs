@@ -170,6 +170,10 @@ pub enum Probe {
         key: MapKey,
         t: Time,
     },
+    /// A participant sent a heartbeat: MSC4140 `restart` of its delayed leave.
+    RtcHeartbeat {
+        participant: u32,
+    },
     /// A participant left the call on purpose (its stay ended).
     RtcLeft {
         participant: u32,

@@ -327,6 +327,7 @@ pub fn compute_with(
         m.insert("rtc.participants".into(), obs.participants as f64);
         m.insert("rtc.crashes".into(), obs.open.crashes.len() as f64);
         m.insert("rtc.false_leaves".into(), obs.false_leaves as f64);
+        m.insert("rtc.heartbeat_requests".into(), obs.heartbeats as f64);
         let mut ghosts: Vec<f64> = obs
             .open
             .crashes

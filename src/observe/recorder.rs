@@ -110,6 +110,8 @@ pub struct Observer {
     pub rtc_live: BTreeMap<MapKey, bool>,
     /// Delayed leaves a server fired while their participant was still in the call.
     pub false_leaves: u64,
+    /// Heartbeats (delayed-leave restarts) the participants sent.
+    pub heartbeats: u64,
     /// Joins sent by participants, by request tag, until their event is created.
     pending_joins: HashMap<ReqTag, (u32, MapKey)>,
     pub conv: Vec<ConvRow>,
@@ -286,6 +288,7 @@ impl Observer {
                 self.rtc_live.insert(key.clone(), false);
                 self.open.rtc_crash(w, participant, key, t)
             }
+            Probe::RtcHeartbeat { .. } => self.heartbeats += 1,
             Probe::RtcLeft { key, .. } => {
                 self.rtc_live.insert(key, false);
             }

@@ -255,6 +255,9 @@ impl MatrixRtc {
         let req = ClientReq::RestartDelayed {
             delay_id: p.delay_id,
         };
+        w.probe(Probe::RtcHeartbeat {
+            participant: self.first + i,
+        });
         w.client_send(ctx, client, req, Some(self.tag(i)));
         self.timer(ctx, every, Step::Restart, i);
     }
