@@ -65,7 +65,9 @@ fn run_report_lists_claims_metrics_and_plots() {
     // Metrics by family, percentiles on one row, with units.
     assert!(md.contains("### Delivery"));
     assert!(
-        md.contains("| `delivery.latency_ms` | p50 81.2 ms · p99 1.5 s · max 10 min |"),
+        md.contains(
+            "| `delivery.latency_ms` (over delivered pairs only) | p50 81.2 ms · p99 1.5 s · max 10 min |"
+        ),
         "{md}"
     );
     assert!(md.contains("| `federation.bytes` | 123 kB |"));

@@ -170,6 +170,22 @@ pub enum Probe {
         key: MapKey,
         t: Time,
     },
+    /// A participant sent a heartbeat: MSC4140 `restart` of its delayed leave.
+    RtcHeartbeat {
+        participant: u32,
+    },
+    /// A participant left the call on purpose (its stay ended).
+    RtcLeft {
+        participant: u32,
+        key: MapKey,
+        t: Time,
+    },
+    /// MSC4140: a server sent a delayed sticky leave itself (`rtc.false_leaves` when its
+    /// participant is still in the call).
+    DelayedFired {
+        pdu: PduId,
+        t: Time,
+    },
     /// A message on the wire (`--trace`).
     Wire(Box<Wire>),
 }

@@ -96,6 +96,13 @@ pub fn for_each_delivery(obs: &Observer, w: &World, end: Time, mut f: impl FnMut
         .iter()
         .map(|(c, v)| (*c, intervals(v, end)))
         .collect();
+    // A crashed MatrixRTC participant's own client: the application is gone, so what it
+    // did not receive before the crash is nobody's loss (the earliest crash per client).
+    let mut crashed: std::collections::BTreeMap<ClientId, Time> = Default::default();
+    for (key, t, _) in obs.open.crashes.values() {
+        let e = crashed.entry(key.sender).or_insert(*t);
+        *e = (*e).min(*t);
+    }
     for (pdu, info) in &obs.events {
         let p = &w.sh.pdus[*pdu];
         if !p.is_sticky_kind() {
@@ -177,6 +184,12 @@ pub fn for_each_delivery(obs: &Observer, w: &World, end: Time, mut f: impl FnMut
                     }
                 }
             };
+            // Not delivered, and the recipient crashed while the event was sticky: not due.
+            if !matches!(fate, Fate::Delivered { .. })
+                && crashed.get(client).is_some_and(|tc| *tc <= hi)
+            {
+                continue;
+            }
             f(DeliveryRow {
                 pdu: *pdu,
                 client: *client,

@@ -76,7 +76,16 @@ pub struct DeliveryStats {
     pub pending: u64,
     pub by_cause: BTreeMap<&'static str, u64>,
     pub by_path: BTreeMap<&'static str, u64>,
+    /// Pairs delivered (to the client) within 1 s, 10 s and 60 s of being sent.
+    pub within: [u64; 3],
 }
+
+/// The `delivery.within_*` thresholds, in ms, with their metric names.
+pub const WITHIN: [(&str, f64); 3] = [
+    ("delivery.within_1s", 1_000.0),
+    ("delivery.within_10s", 10_000.0),
+    ("delivery.within_60s", 60_000.0),
+];
 
 impl DeliveryStats {
     pub fn new(keep_values: bool) -> Self {
@@ -89,6 +98,7 @@ impl DeliveryStats {
             pending: 0,
             by_cause: BTreeMap::new(),
             by_path: BTreeMap::new(),
+            within: [0; 3],
         }
     }
 
@@ -105,6 +115,11 @@ impl DeliveryStats {
                     self.latencies.push(l);
                 }
                 self.hist.add(l);
+                for (n, (_, limit)) in self.within.iter_mut().zip(WITHIN) {
+                    if l <= limit {
+                        *n += 1;
+                    }
+                }
                 *self.by_path.entry(path).or_insert(0) += 1;
             }
             Fate::Lost { cause, .. } => {
@@ -156,12 +171,25 @@ pub fn compute_with(
         pending,
         by_cause,
         by_path,
+        within,
         ..
     } = stats;
     let count = rows - pending;
     m.insert("delivery.count".into(), count as f64);
     m.insert("delivery.lost".into(), lost as f64);
     m.insert("delivery.pending_at_end".into(), pending as f64);
+    // Fractions of every due pair (delivered, lost and pending alike): a policy that loses
+    // pairs cannot look fast by leaving them out. No pair due: no fraction.
+    if rows > 0 {
+        let delivered = rows - lost - pending;
+        m.insert(
+            "delivery.delivered_fraction".into(),
+            delivered as f64 / rows as f64,
+        );
+        for (n, (name, _)) in within.iter().zip(WITHIN) {
+            m.insert(name.into(), *n as f64 / rows as f64);
+        }
+    }
     for c in CAUSES {
         m.insert(
             format!("delivery.lost_by_cause.{c}"),
@@ -244,7 +272,16 @@ pub fn compute_with(
 
     // spam.*
     m.insert("spam.inactionable_events".into(), obs.inactionable as f64);
-    m.insert("spam.window_ms".into(), ms(spam_window(obs, w, end)));
+    let spam = spam_window(obs, w, end);
+    m.insert("spam.window_ms".into(), ms(spam.longest));
+    m.insert(
+        "spam.window_censored".into(),
+        if spam.censored { 1.0 } else { 0.0 },
+    );
+    m.insert(
+        "spam.inactionable_integral".into(),
+        spam.integral as f64 / 1e6,
+    );
 
     // convergence.*
     let mut ttc: Vec<f64> = obs
@@ -289,6 +326,8 @@ pub fn compute_with(
     if obs.participants > 0 {
         m.insert("rtc.participants".into(), obs.participants as f64);
         m.insert("rtc.crashes".into(), obs.open.crashes.len() as f64);
+        m.insert("rtc.false_leaves".into(), obs.false_leaves as f64);
+        m.insert("rtc.heartbeat_requests".into(), obs.heartbeats as f64);
         let mut ghosts: Vec<f64> = obs
             .open
             .crashes
@@ -349,10 +388,25 @@ pub fn compute_with(
     }
 }
 
+/// What [`spam_window`] measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpamWindow {
+    /// README "Metrics" `spam.window_ms` (µs): the longest interval during which a client syncing
+    /// afresh at some server would receive at least one inactionable sticky event.
+    pub longest: Time,
+    /// Whether a longest interval was still open when the run ended (`spam.window_censored`):
+    /// then `longest` is a lower bound, and a longer run would report more.
+    pub censored: bool,
+    /// `spam.inactionable_integral` (event-µs): over every (server, room), the number of
+    /// inactionable events a fresh sync there would receive, integrated over the run.
+    pub integral: u128,
+}
+
 /// README "Metrics" `spam.window_ms`: the longest interval during which a client syncing afresh at
 /// some server would receive at least one inactionable sticky event: a leave, or an event
-/// beaten by another unexpired event for the same key at that server.
-pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
+/// beaten by another unexpired event for the same key at that server. Also whether that
+/// interval reaches the run's end, and the integral of the inactionable count.
+pub fn spam_window(obs: &Observer, w: &World, end: Time) -> SpamWindow {
     type Spans = Vec<(PduId, Time, Time)>;
     let mut per: BTreeMap<(ServerId, RoomId), Spans> = BTreeMap::new();
     for s in &obs.server_sticky {
@@ -362,6 +416,19 @@ pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
             .push((s.pdu, s.from, s.to.min(end)));
     }
     let mut best: Time = 0;
+    let mut censored = false;
+    let mut integral: u128 = 0;
+    // A run [s, e) of inactionable instants: the longest wins, a tie that reaches the end
+    // marks the window censored.
+    let close = |s: Time, e: Time, best: &mut Time, censored: &mut bool| {
+        let len = e - s;
+        if len > *best {
+            *best = len;
+            *censored = e >= end;
+        } else if len == *best && len > 0 && e >= end {
+            *censored = true;
+        }
+    };
     for evs in per.values() {
         // Sweep line over the instants where an event starts or stops being sticky,
         // keeping per key the live events ordered by the map's order; a key is actionable
@@ -381,8 +448,11 @@ pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
         let mut actionable = 0usize;
         let mut run_start: Option<Time> = None;
         let mut i = 0;
+        let mut last_t: Time = 0;
+        let mut last_excess: usize = 0;
         while i < changes.len() {
             let t = changes[i].0;
+            integral += (t - last_t) as u128 * last_excess as u128;
             while i < changes.len() && changes[i].0 == t {
                 let (_, p, start) = changes[i];
                 i += 1;
@@ -403,20 +473,26 @@ pub fn spam_window(obs: &Observer, w: &World, end: Time) -> Time {
                 actionable = actionable + now_actionable as usize - was as usize;
             }
             let inactionable = live_total > actionable;
+            last_t = t;
+            last_excess = live_total - actionable;
             match (inactionable, run_start) {
                 (true, None) => run_start = Some(t),
                 (false, Some(s)) => {
-                    best = best.max(t - s);
+                    close(s, t, &mut best, &mut censored);
                     run_start = None;
                 }
                 _ => {}
             }
         }
         if let (Some(s), Some(last)) = (run_start, changes.last()) {
-            best = best.max(last.0 - s);
+            close(s, last.0, &mut best, &mut censored);
         }
     }
-    best
+    SpamWindow {
+        longest: best,
+        censored,
+        integral,
+    }
 }
 
 /// Longest run of consecutive samples in which a room's live clients held differing views.

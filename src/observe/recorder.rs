@@ -105,6 +105,13 @@ pub struct Observer {
     pub server_sticky: Vec<ServerSticky>,
     pub leaves: Vec<Time>,
     pub participants: u32,
+    /// MatrixRTC member keys whose participant is in the call (joined, neither left nor
+    /// crashed), for `rtc.false_leaves`.
+    pub rtc_live: BTreeMap<MapKey, bool>,
+    /// Delayed leaves a server fired while their participant was still in the call.
+    pub false_leaves: u64,
+    /// Heartbeats (delayed-leave restarts) the participants sent.
+    pub heartbeats: u64,
     /// Joins sent by participants, by request tag, until their event is created.
     pending_joins: HashMap<ReqTag, (u32, MapKey)>,
     pub conv: Vec<ConvRow>,
@@ -270,13 +277,28 @@ impl Observer {
                 key,
                 tag,
             } => {
+                self.rtc_live.insert(key.clone(), true);
                 self.pending_joins.insert(tag, (participant, key));
             }
             Probe::RtcCrash {
                 participant,
                 key,
                 t,
-            } => self.open.rtc_crash(w, participant, key, t),
+            } => {
+                self.rtc_live.insert(key.clone(), false);
+                self.open.rtc_crash(w, participant, key, t)
+            }
+            Probe::RtcHeartbeat { .. } => self.heartbeats += 1,
+            Probe::RtcLeft { key, .. } => {
+                self.rtc_live.insert(key, false);
+            }
+            Probe::DelayedFired { pdu, .. } => {
+                if let Some(k) = w.sh.pdus[pdu].map_key() {
+                    if self.rtc_live.get(&k).copied().unwrap_or(false) {
+                        self.false_leaves += 1;
+                    }
+                }
+            }
             Probe::Wire(m) => self.wire.push(*m),
         }
     }

@@ -24,9 +24,15 @@ const FAMILIES: [(&str, &str); 7] = [
 
 /// README "Metrics" order within a family; names not listed follow alphabetically.
 const METRIC_ORDER: &[&str] = &[
+    "delivery.delivered_fraction",
+    "delivery.within_1s",
+    "delivery.within_10s",
+    "delivery.within_60s",
     "delivery.count",
     "delivery.lost",
+    "delivery.pending_at_end",
     "delivery.lost_by_cause",
+    "delivery.by_path",
     "delivery.latency_ms",
     "federation.attempts",
     "federation.retries",
@@ -38,6 +44,8 @@ const METRIC_ORDER: &[&str] = &[
     "sync.mean_bytes",
     "spam.inactionable_events",
     "spam.window_ms",
+    "spam.window_censored",
+    "spam.inactionable_integral",
     "convergence.time_to_converge_ms",
     "convergence.final_divergent_rooms",
     "convergence.max_divergence_ms",
@@ -62,7 +70,11 @@ const RUN_PLOTS: [(&str, &str); 5] = [
 
 /// A metric value with its unit, rounded for reading.
 pub fn format_metric(name: &str, v: f64) -> String {
-    if name.contains("_ms") {
+    if name.ends_with("_censored") {
+        (if v != 0.0 { "yes" } else { "no" }).into()
+    } else if name.ends_with("inactionable_integral") {
+        format!("{} event·s", format::sig(v, 4))
+    } else if name.contains("_ms") {
         format::duration_ms(v)
     } else if name.contains("bytes") {
         format::bytes(v)
@@ -70,12 +82,25 @@ pub fn format_metric(name: &str, v: f64) -> String {
         format!("{}/s", format::count(v.round()))
     } else if name.ends_with("_s") {
         format!("{} s", format::sig(v, 3))
-    } else if name.contains("fraction") {
+    } else if name.contains("fraction") || name.starts_with("delivery.within_") {
         format!("{}%", format::sig(v * 100.0, 3))
     } else if v.fract() == 0.0 {
         format::count(v)
     } else {
         format::sig(v, 4)
+    }
+}
+
+/// What a reader must know to read a metric right, shown after its name in the report.
+fn metric_note(name: &str) -> &'static str {
+    match name {
+        "delivery.delivered_fraction" => " (of all due pairs)",
+        "delivery.within_1s" | "delivery.within_10s" | "delivery.within_60s" => {
+            " (of all due pairs; lost and pending count as not within)"
+        }
+        "delivery.latency_ms" => " (over delivered pairs only)",
+        "spam.window_ms" => " (longest stretch)",
+        _ => "",
     }
 }
 
@@ -130,7 +155,13 @@ fn family_rows(metrics: &[(String, f64)]) -> Vec<(String, String)> {
     }
     let mut rows: BTreeMap<(usize, String), (String, String)> = BTreeMap::new();
     for (k, v) in singles {
-        rows.insert(k.clone(), (format!("`{}`", k.1), format_metric(&k.1, v)));
+        rows.insert(
+            k.clone(),
+            (
+                format!("`{}`{}", k.1, metric_note(&k.1)),
+                format_metric(&k.1, v),
+            ),
+        );
     }
     for (k, mut subs) in groups {
         subs.sort_by_key(|(leaf, _)| sub_key(leaf));
@@ -139,7 +170,7 @@ fn family_rows(metrics: &[(String, f64)]) -> Vec<(String, String)> {
             .map(|(leaf, v)| format!("{leaf} {}", format_metric(&format!("{}.{leaf}", k.1), *v)))
             .collect::<Vec<_>>()
             .join(" · ");
-        rows.insert(k.clone(), (format!("`{}`", k.1), text));
+        rows.insert(k.clone(), (format!("`{}`{}", k.1, metric_note(&k.1)), text));
     }
     rows.into_values().collect()
 }

@@ -6,7 +6,11 @@
 //!   (the server already sent the leave), it joins again;
 //! - it re-sends the join `resend_before_expiry` before the join's stickiness ends;
 //! - a graceful leave cancels the delayed event and sends the sticky leave; a crash just
-//!   stops everything, so the delayed leave fires after `leave_delay`.
+//!   stops everything, so the delayed leave fires after `leave_delay`;
+//! - with a quiet tail, a stay that would reach into it ends just before it with a clean
+//!   leave (a crash planned there does not happen), so no heartbeat stops and no delayed
+//!   leave fires in the tail. (A crash before the tail may still see its delayed leave fire
+//!   in the tail: that is the server cleaning up, and the ghost metrics measure it.)
 
 use super::Plan;
 use crate::kernel::{Ctx, Time};
@@ -86,11 +90,22 @@ impl MatrixRtc {
         let stay = Sampler::new(&m.stay);
         let first = *p.participants;
         let mut participants = vec![];
+        // With a quiet tail, the last instant a participant may act (just before the tail).
+        let leave_by = (p.quiet_from < p.end).then(|| p.quiet_from.saturating_sub(1));
         for n in 0..m.participants {
             let client = clients[n as usize % clients.len()];
             let join_at = join.sample(&mut rng);
-            let stop_at = join_at + stay.sample(&mut rng);
-            let crash = rng.random::<f64>() < m.crash_fraction;
+            let mut stop_at = join_at + stay.sample(&mut rng);
+            let mut crash = rng.random::<f64>() < m.crash_fraction;
+            // The quiet tail stops every workload action, heartbeat expiry included: a
+            // stay that would reach into it ends just before it with a clean leave (which
+            // cancels the delayed leave), so nothing of this workload fires in the tail.
+            if let Some(last) = leave_by {
+                if stop_at >= last {
+                    stop_at = last;
+                    crash = false;
+                }
+            }
             let id = first + participants.len() as u32;
             participants.push(Participant {
                 client,
@@ -109,9 +124,12 @@ impl MatrixRtc {
             });
             p.world.probe(Probe::RtcPlanned { participant: id });
             let local = id - first;
-            if join_at < p.quiet_from {
+            let stop_from = leave_by.unwrap_or(p.quiet_from);
+            if join_at < stop_from {
                 p.timer(join_at, Step::Start.token(local));
-                if stop_at < p.quiet_from {
+                // With a tail every stay was cut to end before it; without one, a stay
+                // that outlasts the run never stops.
+                if leave_by.is_some() || stop_at < p.quiet_from {
                     p.timer(stop_at, Step::Stop.token(local));
                 }
             }
@@ -238,6 +256,9 @@ impl MatrixRtc {
         let req = ClientReq::RestartDelayed {
             delay_id: p.delay_id,
         };
+        w.probe(Probe::RtcHeartbeat {
+            participant: self.first + i,
+        });
         w.client_send(ctx, client, req, Some(self.tag(i)));
         self.timer(ctx, every, Step::Restart, i);
     }
@@ -261,6 +282,11 @@ impl MatrixRtc {
             return;
         }
         // A graceful leave cancels the delayed event and sends the sticky leave.
+        w.probe(Probe::RtcLeft {
+            participant: self.first + i,
+            key: self.key(i),
+            t: now,
+        });
         if p.heartbeat {
             let req = ClientReq::CancelDelayed {
                 delay_id: p.delay_id,

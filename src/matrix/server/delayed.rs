@@ -7,6 +7,7 @@ use crate::matrix::cx::Cx;
 use crate::matrix::event::{Content, DurationField};
 use crate::matrix::ids::{ClientId, DelayId, ReqTag};
 use crate::matrix::msg::{Answer, ClientEv, DelayedLeave, ServerEv};
+use crate::matrix::probe::Probe;
 use crate::matrix::probe::Wire;
 
 impl Server {
@@ -103,6 +104,7 @@ impl Server {
             leave: true,
         };
         let pdu = self.new_event(cx, d.room, d.client, content, 0, None);
+        cx.probe(Probe::DelayedFired { pdu, t: now });
         let server = self.id;
         cx.wire(|| Wire::DelayedFire {
             t: now,

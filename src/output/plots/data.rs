@@ -261,6 +261,39 @@ impl Histogram {
             }
             return h.checked();
         }
+        // The sparse form `summary.json` writes (observe::stats::LogHistogram): `counts`
+        // maps a bucket index i to its count, bucket i being (10^(i/B), 10^((i+1)/B)]
+        // with B = `buckets_per_decade`; values near zero are in `zeros`.
+        if let Some(sparse) = v.get("counts").and_then(Value::as_object) {
+            let b = get_num(v, &["buckets_per_decade"])
+                .filter(|b| *b > 0.0)
+                .ok_or("sparse log histogram without a positive `buckets_per_decade`")?;
+            let mut idx: Vec<(i64, f64)> = vec![];
+            for (k, c) in sparse {
+                let i: i64 = k
+                    .parse()
+                    .map_err(|_| format!("bucket index {k:?} is not an integer"))?;
+                idx.push((i, c.as_f64().ok_or("a count is not a number")?));
+            }
+            idx.sort_by_key(|x| x.0);
+            // Dense between the first and last bucket, so a CDF drawn from it is a staircase.
+            if let (Some(first), Some(last)) = (idx.first().copied(), idx.last().copied()) {
+                let mut it = idx.iter().peekable();
+                for i in first.0..=last.0 {
+                    let c = match it.peek() {
+                        Some((j, c)) if *j == i => {
+                            it.next();
+                            *c
+                        }
+                        _ => 0.0,
+                    };
+                    let lo = 10f64.powf(i as f64 / b);
+                    let hi = 10f64.powf((i + 1) as f64 / b);
+                    h.buckets.push((lo, hi, c));
+                }
+            }
+            return h.checked();
+        }
         let counts: Vec<f64> = match v.get("counts").and_then(Value::as_array) {
             Some(a) => a
                 .iter()

@@ -32,6 +32,9 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
     let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut lost: BTreeMap<String, usize> = BTreeMap::new();
     let mut lost_total = 0usize;
+    // Still sticky and on its way when the run ended: not lost, but not delivered either.
+    let mut pending: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pending_total = 0usize;
     let read = read_csv(
         &dir.join("deliveries.csv"),
         &["latency_ms", "path", "recipient_server"],
@@ -46,7 +49,13 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                 c[1].to_string()
             };
             match latency {
-                Some(l) if c[1] != "lost" => groups.entry(key).or_default().push(l),
+                Some(l) if !c[1].starts_with("lost") && c[1] != "pending" => {
+                    groups.entry(key).or_default().push(l)
+                }
+                _ if c[1] == "pending" => {
+                    pending_total += 1;
+                    *pending.entry(key).or_default() += 1;
+                }
                 _ => {
                     lost_total += 1;
                     *lost.entry(key).or_default() += 1;
@@ -62,7 +71,10 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
             let mut names: Vec<String> = groups.keys().cloned().collect();
             if by_policy {
                 // A policy whose every pair was lost still gets its line (flat at 0%).
-                for k in lost.keys() {
+                for k in lost.keys().chain(pending.keys()) {
+                    if names.contains(k) {
+                        continue;
+                    }
                     if !groups.contains_key(k) && groups.values().any(|v| !v.is_empty()) {
                         names.push(k.clone());
                     }
@@ -92,29 +104,36 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
             for name in names {
                 let mut v = groups.remove(&name).unwrap_or_default();
                 let n = v.len();
-                let l = if by_policy {
-                    lost.get(&name).copied().unwrap_or(0)
+                let (l, pend) = if by_policy {
+                    (
+                        lost.get(&name).copied().unwrap_or(0),
+                        pending.get(&name).copied().unwrap_or(0),
+                    )
                 } else {
-                    0
+                    (0, 0)
                 };
                 let hue = fixed_hue(order, &name, &mut extra);
                 let label = if by_policy {
-                    format!(
+                    let mut t = format!(
                         "{name}\n{} delivered, {} lost",
                         format::count(n as f64),
                         format::count(l as f64)
-                    )
+                    );
+                    if pend > 0 {
+                        t.push_str(&format!(", {} pending", format::count(pend as f64)));
+                    }
+                    t
                 } else {
                     format!("{name}\n{} delivered", format::count(n as f64))
                 };
-                let mut pts = cdf_points(&mut v, n + l);
+                let mut pts = cdf_points(&mut v, n + l + pend);
                 if pts.is_empty() {
                     if let Some(start) = x_start {
                         pts.push((start, 0.0));
                     }
                 }
                 let mut marks = vec![];
-                if let (Some(&(x, y)), Some(end), true) = (pts.last(), x_end, l > 0) {
+                if let (Some(&(x, y)), Some(end), true) = (pts.last(), x_end, l + pend > 0) {
                     if end > x {
                         marks.push(Mark::Line(vec![(x, y), (end, y)]));
                     }
@@ -129,20 +148,28 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                 );
             } else if !panel.has_data() {
                 panel.note = Some(format!(
-                    "All {} pairs were lost: nothing was delivered, so there is no latency to plot.",
-                    format::count(lost_total as f64)
+                    "No pair was delivered ({} lost, {} still pending at the end), so there is no latency to plot.",
+                    format::count(lost_total as f64),
+                    format::count(pending_total as f64)
                 ));
             }
-            if by_policy && lost.values().any(|l| *l > 0) {
+            if by_policy && lost_total + pending_total > 0 {
                 panel.x.max = x_end;
             }
             caption = if by_policy {
-                "One line per inbound policy of the recipient's server (servers differ in policy); each line counts its lost pairs, so a line that stays below 100% to the right edge shows loss.".to_string()
+                "One line per inbound policy of the recipient's server (servers differ in policy); each line counts its lost and pending pairs, so a line that stays below 100% to the right edge shows pairs not delivered.".to_string()
             } else {
-                format!(
+                let mut t = format!(
                     "One line per delivery path. {} lost pair(s) never arrived and are in no line.",
                     format::count(lost_total as f64)
-                )
+                );
+                if pending_total > 0 {
+                    t.push_str(&format!(
+                        " {} pair(s) were still pending (sticky and on their way) when the run ended, neither delivered nor lost.",
+                        format::count(pending_total as f64)
+                    ));
+                }
+                t
             };
         }
         Ok(None) => {

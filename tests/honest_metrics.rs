@@ -1,0 +1,243 @@
+//! Issue "Numbers a spec discussion can trust", metrics part: numbers worked out by hand on
+//! fixed-latency networks.
+
+mod common;
+use common::*;
+
+/// Two servers, 4 clients each, 100 ms between servers, 10 ms to clients, no processing.
+/// hs1/0 sends `c` (1 h) at 10 s; hs2 is cut off from 50 s to 9 min; hs1/0 sends `a` (1 h)
+/// and `b` (1 min) at 60 s.
+const CUT: &str = r#"
+[simulation]
+name = "cut"
+seed = 1
+duration = "10m"
+[network]
+latency = { dist = "constant", value = "100ms" }
+[servers]
+count = 2
+[servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
+clients_per_server = 4
+client_latency = { dist = "constant", value = "10ms" }
+[[rooms]]
+name = "r"
+servers = "all"
+[[workload]]
+kind = "script"
+room = "r"
+actions = [
+  { at = "10s", client = "hs1/0", send = "sticky", key = "c", duration = "1h" },
+  { at = "60s", client = "hs1/0", send = "sticky", key = "a", duration = "1h" },
+  { at = "60s", client = "hs1/0", send = "sticky", key = "b", duration = "1m" },
+]
+[[fault]]
+kind = "partition"
+servers = ["hs2"]
+from = "50s"
+to = "9m"
+"#;
+
+#[test]
+fn within_fractions_count_every_due_pair() {
+    // 3 events x 7 recipients = 21 pairs. `c`: all 7 within 110 ms. `a`: 3 local pairs
+    // within 10 ms; hs2's 4 only after the partition ends at 9 min (> 60 s). `b`: 3 local
+    // within 10 ms; hs2's 4 lost (expired at 2 min, before the partition ended).
+    let r = run(CUT);
+    assert_eq!(r.metric("delivery.lost"), 4.0);
+    assert_eq!(r.metric("delivery.pending_at_end"), 0.0);
+    assert_eq!(r.metric("delivery.count"), 21.0);
+    assert_eq!(r.metric("delivery.delivered_fraction"), 17.0 / 21.0);
+    for m in [
+        "delivery.within_1s",
+        "delivery.within_10s",
+        "delivery.within_60s",
+    ] {
+        assert_eq!(r.metric(m), 13.0 / 21.0, "{m}");
+    }
+    // The percentiles stay over delivered pairs only: of 17 (9 local at 10 ms, 4 at
+    // 110 ms, 4 after 9 min), p50 is the 9th, 10 ms.
+    assert_eq!(r.metric("delivery.latency_ms.p50"), 10.0);
+    let report = std::fs::read_to_string(r.path("report.md")).unwrap_or_default();
+    if !report.is_empty() {
+        let frac = report.find("delivery.within_1s").expect("within in report");
+        let pct = report
+            .find("delivery.latency_ms")
+            .expect("latency in report");
+        assert!(frac < pct, "fractions before percentiles");
+        assert!(report.contains("over delivered pairs only"));
+    }
+}
+
+#[test]
+fn pending_pairs_are_in_the_denominator() {
+    // The partition lasts to the end: `a` is still sticky and undelivered on hs2 (pending),
+    // `b` is lost. 21 pairs, 13 delivered, all within 1 s.
+    let r = run(&CUT.replace("to = \"9m\"", "to = \"10m\""));
+    assert_eq!(r.metric("delivery.pending_at_end"), 4.0);
+    assert_eq!(r.metric("delivery.lost"), 4.0);
+    assert_eq!(r.metric("delivery.delivered_fraction"), 13.0 / 21.0);
+    assert_eq!(r.metric("delivery.within_1s"), 13.0 / 21.0);
+    assert_eq!(r.metric("delivery.within_60s"), 13.0 / 21.0);
+}
+
+/// One server, two clients: hs1/0 joins at 10 s and leaves at 20 s (both 1 h), run 5 min.
+const LEAVE: &str = r#"
+[simulation]
+name = "leave"
+seed = 1
+duration = "5m"
+[network]
+latency = { dist = "constant", value = "100ms" }
+[servers]
+count = 1
+[servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
+clients_per_server = 2
+client_latency = { dist = "constant", value = "10ms" }
+[[rooms]]
+name = "r"
+servers = "all"
+[[workload]]
+kind = "script"
+room = "r"
+actions = [
+  { at = "10s", client = "hs1/0", send = "sticky", key = "m", duration = "1h" },
+  { at = "20s", client = "hs1/0", send = "leave", key = "m", duration = "1h" },
+]
+"#;
+
+#[test]
+fn a_spam_window_cut_by_the_run_end_says_so() {
+    // From the leave's creation (20.01 s) the join and the leave are both inactionable until
+    // the run ends at 300 s: 279.99 s, censored, 2 x 279.99 = 559.98 event-seconds.
+    let r = run(LEAVE);
+    assert_eq!(r.metric("spam.window_ms"), 279_990.0);
+    assert_eq!(r.metric("spam.window_censored"), 1.0);
+    assert!((r.metric("spam.inactionable_integral") - 559.98).abs() < 1e-6);
+    // Sticky for 1 min only: the window ends at the leave's expiry (80.01 s), not censored;
+    // the join expires at 70.01 s: 2 x 50 s + 1 x 10 s = 110 event-seconds.
+    let r = run(&LEAVE.replace("duration = \"1h\"", "duration = \"1m\""));
+    assert_eq!(r.metric("spam.window_ms"), 60_000.0);
+    assert_eq!(r.metric("spam.window_censored"), 0.0);
+    assert!((r.metric("spam.inactionable_integral") - 110.0).abs() < 1e-6);
+}
+
+#[test]
+fn the_quiet_tail_stops_matrixrtc() {
+    // One participant (hs1/0) joins at 10 s to stay 10 min and would crash; the run is 5 min
+    // with a 1 min quiet tail, so it leaves cleanly just before 4 min instead: no crash, no
+    // delayed leave in the tail, the last write is its leave, sent before the tail.
+    let text = r#"
+[simulation]
+name = "tail"
+seed = 2
+duration = "5m"
+quiet_tail = "1m"
+[network]
+latency = { dist = "constant", value = "100ms" }
+[servers]
+count = 2
+[servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
+clients_per_server = 2
+client_latency = { dist = "constant", value = "10ms" }
+[[rooms]]
+name = "call"
+servers = "all"
+[[workload]]
+kind = "matrixrtc"
+room = "call"
+participants = 1
+join = { dist = "constant", value = "10s" }
+stay = { dist = "constant", value = "10m" }
+crash_fraction = 1.0
+sticky_duration = "1h"
+heartbeat = { leave_delay = "8s", restart_every = "5s" }
+"#;
+    let r = run(text);
+    assert_eq!(r.metric("rtc.crashes"), 0.0);
+    let w = r.csv("writes.csv");
+    let last = w.last().expect("writes");
+    let sent = f(last, "sent_ms");
+    assert!((239_000.0..240_100.0).contains(&sent), "leave at {sent}");
+    assert!(w.iter().all(|x| f(x, "sent_ms") < 240_100.0), "{w:?}");
+    assert_eq!(r.metric("convergence.final_divergent_rooms"), 0.0);
+}
+
+#[test]
+fn the_summary_histogram_reads_back() {
+    use stickysim::observe::stats::LogHistogram;
+    use stickysim::output::plots::data::Histogram;
+    let mut h = LogHistogram::new();
+    for v in [0.0, 10.0, 100.0, 100.0] {
+        h.add(v);
+    }
+    let json = serde_json::to_value(&h).expect("json");
+    let back = Histogram::from_json(&json).expect("reads");
+    assert_eq!(back.total(), 4.0);
+    assert_eq!(back.underflow, 1.0);
+    let first = back.buckets.iter().find(|b| b.2 > 0.0).unwrap();
+    assert!(first.0 < 10.0 && 10.0 <= first.1, "{first:?}");
+    let last = back.buckets.last().unwrap();
+    assert!(
+        last.0 < 100.0 && 100.0 <= last.1 && last.2 == 2.0,
+        "{last:?}"
+    );
+}
+
+fn heartbeat(crash: f64, fault: &str) -> Run {
+    let text = format!(
+        r#"
+[simulation]
+name = "hb"
+seed = 2
+duration = "5m"
+[network]
+latency = {{ dist = "constant", value = "100ms" }}
+[servers]
+count = 2
+[servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
+clients_per_server = 2
+client_latency = {{ dist = "constant", value = "10ms" }}
+[[rooms]]
+name = "call"
+servers = "all"
+[[workload]]
+kind = "matrixrtc"
+room = "call"
+participants = 1
+join = {{ dist = "constant", value = "10s" }}
+stay = {{ dist = "constant", value = "60s" }}
+crash_fraction = {crash}
+sticky_duration = "1h"
+heartbeat = {{ leave_delay = "8s", restart_every = "5s" }}
+{fault}
+"#
+    );
+    run(&text)
+}
+
+#[test]
+fn a_delayed_leave_for_a_live_participant_is_a_false_leave() {
+    // Restarted every 5 s with an 8 s delay: it never fires while the participant (hs1/0)
+    // is in the call; after a crash it fires once, for a participant that is gone.
+    let r = heartbeat(0.0, "");
+    assert_eq!(r.metric("rtc.false_leaves"), 0.0);
+    // Restarts every 5 s from 15.02 s while in the call (until 70 s): 15.02 .. 65.02 s.
+    assert_eq!(r.metric("rtc.heartbeat_requests"), 11.0);
+    assert_eq!(heartbeat(1.0, "").metric("rtc.false_leaves"), 0.0);
+    // Its client is offline from 30 s to 50 s: the last restart (25.02 s) reached hs1 at
+    // 25.03 s, so the delayed leave fires at 33.03 s while the participant, still in the
+    // call until 70 s, could not restart it: one false leave.
+    let r = heartbeat(
+        0.0,
+        "[[fault]]\nkind = \"client_offline\"\nclients = [\"hs1/0\"]\nfrom = \"30s\"\nto = \"50s\"",
+    );
+    assert_eq!(r.metric("rtc.false_leaves"), 1.0);
+}
