@@ -752,6 +752,7 @@ fn default_run() -> tempfile::TempDir {
         unstable_names: false,
         plots: true,
         progress: false,
+        no_expect: false,
     };
     stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
     tmp

@@ -1,5 +1,6 @@
 //! Everything that writes files: CSV, digest, plots, report, trace, sequence diagrams.
 
+pub mod compare;
 pub mod files;
 pub mod plots;
 pub mod report;

@@ -257,6 +257,9 @@ pub fn run_report_text(dir: &Path) -> Result<String> {
         let verdict = if held == rows.len() { "✅" } else { "❌" };
         let _ = writeln!(md, "**Claims: {held} of {} hold** {verdict}\n", rows.len());
     }
+    if let Some(note) = s.str("expect_note").filter(|n| !n.is_empty()) {
+        let _ = writeln!(md, "**Claims not checked**: {}\n", esc(note));
+    }
 
     // What was run.
     let _ = writeln!(md, "| run | |\n| --- | --- |");

@@ -22,6 +22,9 @@ pub struct RunOptions {
     pub plots: bool,
     /// Show a progress bar (only when stdout is a terminal).
     pub progress: bool,
+    /// Do not check the scenario's `[[expect]]` claims (`run --no-expect`): no failure, and
+    /// summary.json says `"expect_checked": false`.
+    pub no_expect: bool,
 }
 
 /// What a finished run reports back (also written to `summary.json`).

@@ -79,7 +79,11 @@ pub fn write_run(
             .collect::<Vec<_>>(),
     );
 
-    let checked = expect::check(&scn.file.expect, &metrics);
+    let checked = if opts.no_expect {
+        vec![]
+    } else {
+        expect::check(&scn.file.expect, &metrics)
+    };
     let failures: Vec<String> = checked
         .iter()
         .filter(|c| !c.pass)
@@ -128,6 +132,13 @@ pub fn write_run(
         "files": files.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
         "digest": run_digest,
     });
+    summary["expect_checked"] = json!(!opts.no_expect);
+    if opts.no_expect {
+        summary["expect_note"] = json!(format!(
+            "claims not checked (--no-expect): the scenario has {} [[expect]] claim(s)",
+            scn.file.expect.len()
+        ));
+    }
     if let Some(note) = &records_note {
         summary["records_note"] = json!(note);
     }

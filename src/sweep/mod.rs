@@ -115,6 +115,7 @@ pub fn simulator_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         unstable_names: false,
         plots: false,
         progress: false,
+        no_expect: false,
     };
     crate::run::run_scenario(scn, &opts).map(|_| ())
 }
