@@ -75,9 +75,15 @@ fn test_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         _ => 0.0,
     };
     let mut metrics = serde_json::Map::new();
-    metrics.insert("delivery.by_path.a_lin".into(), (h as f64 + seed as f64 * 0.1 + rate).into());
+    metrics.insert(
+        "delivery.by_path.a_lin".into(),
+        (h as f64 + seed as f64 * 0.1 + rate).into(),
+    );
     metrics.insert("delivery.by_path.b_const".into(), (h as f64 / 7.0).into());
-    metrics.insert("delivery.by_path.d_loss".into(), (scn.file.network.loss * 100.0).into());
+    metrics.insert(
+        "delivery.by_path.d_loss".into(),
+        (scn.file.network.loss * 100.0).into(),
+    );
     if seed % 2 == 0 {
         metrics.insert("delivery.by_path.c_sometimes".into(), (seed as f64).into());
     }
@@ -462,7 +468,10 @@ fn tables_follow_the_format() {
     );
     assert_eq!(meta["seeds"], serde_json::json!([40, 41, 42, 43]));
     assert_eq!(meta["points"][1]["values"]["workload.0.rate"], 2.5);
-    assert_eq!(meta["headline"], serde_json::json!(["delivery.by_path.a_lin", "delivery.by_path.b_const"]));
+    assert_eq!(
+        meta["headline"],
+        serde_json::json!(["delivery.by_path.a_lin", "delivery.by_path.b_const"])
+    );
 
     let csv = String::from_utf8(read(&out.join("sweep.csv"))).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
