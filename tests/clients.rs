@@ -109,6 +109,10 @@ fn n_leaves_give_n_plus_n_inactionable_events_to_a_returning_client() {
 }
 
 fn call(crash: bool) -> Run {
+    call_with(crash, "8s", "5s")
+}
+
+fn call_with(crash: bool, leave_delay: &str, restart_every: &str) -> Run {
     let text = format!(
         r#"
 [simulation]
@@ -135,7 +139,7 @@ join = {{ dist = "constant", value = "10s" }}
 stay = {{ dist = "constant", value = "60s" }}
 crash_fraction = {}
 sticky_duration = "1h"
-heartbeat = {{ leave_delay = "8s", restart_every = "5s" }}
+heartbeat = {{ leave_delay = "{leave_delay}", restart_every = "{restart_every}" }}
 "#,
         if crash { 1.0 } else { 0.0 }
     );
@@ -158,6 +162,33 @@ fn a_crashed_member_disappears_after_the_leave_delay_plus_latencies() {
     assert_eq!(f(&g[0], "gone_ms"), 73_140.0);
     // The join: created at 10.03 s, visible to hs1/1 at 10.04 s and hs2's clients at 10.14 s.
     assert_eq!(r.metric("rtc.join_visible_ms.p50"), 110.0);
+}
+
+#[test]
+fn a_leave_delay_below_restart_every_halves_the_heartbeat_instead_of_flapping() {
+    // leave_delay 1s with restart_every 5s: the participant restarts every 500 ms (a client
+    // restarts its delayed leave before it fires), so it never leaves before it stops: one
+    // join, one (graceful) leave, as with 8s/5s. It used to leave at every restart, rejoin,
+    // and start a second restart loop beside the first, doubling them every 5 s.
+    let r = call_with(false, "1s", "5s");
+    let w = r.csv("writes.csv");
+    assert_eq!(w.len(), 2, "{w:?}");
+    // Crashed: the leave comes 1 s after the last restart (at most 500 ms before the crash).
+    let r = call_with(true, "1s", "5s");
+    let ghost = r.metric("rtc.ghost_ms.max");
+    assert!((500.0..=1_200.0).contains(&ghost), "{ghost}");
+}
+
+#[test]
+fn a_rejoin_after_a_fired_leave_keeps_one_restart_loop() {
+    // restart_every just below leave_delay with 10 ms each way: the restart reaches the
+    // server 20 ms after the delayed leave fired, so every restart finds it gone and the
+    // participant joins again. One loop: one rejoin per period, not a doubling.
+    let r = call_with(false, "1s", "990ms");
+    let writes = r.csv("writes.csv").len();
+    // 60 s in the call, a leave and a rejoin about every second (a doubling loop would
+    // make millions).
+    assert!((40..=200).contains(&writes), "{writes}");
 }
 
 #[test]

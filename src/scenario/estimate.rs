@@ -401,17 +401,21 @@ pub fn estimate(scn: &Scenario) -> Estimate {
                 let every = sticky - m.resend_before_expiry.0 as f64;
                 let resends = mean_periods(&m.join, &m.stay, quiet, every);
                 let hb = &m.heartbeat;
+                // The participant's period (a `restart_every` not below `leave_delay` is
+                // taken as half of it: src/workload/matrixrtc.rs).
+                let period = crate::workload::matrixrtc::restart_period(
+                    hb.leave_delay.0,
+                    hb.restart_every.0,
+                ) as f64;
                 let restarts = if hb.enabled {
-                    span / (hb.restart_every.0 as f64).max(1_000.0)
+                    span / period.max(1_000.0)
                 } else {
                     0.0
                 };
                 // A false leave needs every restart within `leave_delay` lost: it costs a
                 // leave and a join.
                 let loss = room_loss(scn, &m.room);
-                let in_a_row = (hb.leave_delay.0 as f64 / (hb.restart_every.0 as f64).max(1.0))
-                    .ceil()
-                    .max(1.0);
+                let in_a_row = (hb.leave_delay.0 as f64 / period.max(1.0)).ceil().max(1.0);
                 let false_leaves = restarts * loss.powf(in_a_row);
                 let per = 2.0 + resends + 2.0 * false_leaves;
                 let r = room_of(&m.room);

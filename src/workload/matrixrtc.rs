@@ -3,7 +3,11 @@
 //! - joining, it schedules a delayed sticky leave first (`leave_delay`), then sends its
 //!   sticky join `m.rtc.member` keyed by its member ID;
 //! - every `restart_every` it restarts the delayed leave; if the restart finds it gone
-//!   (the server already sent the leave), it joins again;
+//!   (the server already sent the leave), it joins again, and the restart loop starts over
+//!   (one loop per participant, never a second beside the first);
+//! - a client restarts the delayed leave before it fires (MSC4143): a `restart_every` not
+//!   below `leave_delay` is taken as `leave_delay / 2`, so a short `leave_delay` shortens
+//!   the heartbeat instead of making every member leave and rejoin at every restart;
 //! - it re-sends the join `resend_before_expiry` before the join's stickiness ends;
 //! - a graceful leave cancels the delayed event and sends the sticky leave; a crash just
 //!   stops everything, so the delayed leave fires after `leave_delay`;
@@ -51,6 +55,18 @@ impl Step {
     }
 }
 
+/// How often a participant restarts its delayed leave: `restart_every`, unless that is not
+/// below `leave_delay` (the leave would fire before the restart reaches the server), then
+/// `leave_delay / 2`; at least 1ms.
+pub fn restart_period(leave_delay: Time, restart_every: Time) -> Time {
+    let every = if restart_every >= leave_delay {
+        leave_delay / 2
+    } else {
+        restart_every
+    };
+    every.max(1000)
+}
+
 /// A MatrixRTC participant: a client application in a call.
 #[derive(Clone, Debug)]
 pub struct Participant {
@@ -67,6 +83,11 @@ pub struct Participant {
     pub heartbeat: bool,
     pub delay_id: DelayId,
     pub active: bool,
+    /// When the pending restart is due: the one restart loop (a timer due at another time
+    /// is stale, from before a rejoin reset the loop).
+    pub restart_at: Option<Time>,
+    /// When the pending re-send of the join is due (likewise one loop).
+    pub resend_at: Option<Time>,
 }
 
 /// The participants of one `matrixrtc` workload.
@@ -116,11 +137,16 @@ impl MatrixRtc {
                 crash,
                 sticky_duration_ms: m.sticky_duration.ms() as i64,
                 leave_delay: m.heartbeat.leave_delay.us(),
-                restart_every: m.heartbeat.restart_every.us().max(1000),
+                restart_every: restart_period(
+                    m.heartbeat.leave_delay.us(),
+                    m.heartbeat.restart_every.us(),
+                ),
                 resend_before: m.resend_before_expiry.us(),
                 heartbeat: m.heartbeat.enabled,
                 delay_id: DelayId(0),
                 active: false,
+                restart_at: None,
+                resend_at: None,
             });
             p.world.probe(Probe::RtcPlanned { participant: id });
             let local = id - first;
@@ -203,7 +229,11 @@ impl MatrixRtc {
         match answer {
             Answer::DelayScheduled => {
                 self.send_join(w, ctx, i);
-                let every = self.participants[i as usize].restart_every;
+                // One restart loop per participant (MSC4140/js-sdk MembershipManager): a
+                // rejoin resets it rather than starting a second loop beside the first.
+                let p = &mut self.participants[i as usize];
+                let every = p.restart_every;
+                p.restart_at = Some(ctx.now() + every);
                 self.timer(ctx, every, Step::Restart, i);
             }
             // The delayed leave already fired: join again.
@@ -235,24 +265,39 @@ impl MatrixRtc {
             tag,
         });
         w.client_send(ctx, client, req, Some(tag));
-        if again > 0 && now + again < self.quiet_from {
+        // One re-send loop: a join sent for any reason resets it (js-sdk `UpdateExpiry`).
+        let due = now + again;
+        if again > 0 && due < self.quiet_from {
+            self.participants[i as usize].resend_at = Some(due);
             self.timer(ctx, again, Step::Resend, i);
+        } else {
+            self.participants[i as usize].resend_at = None;
         }
     }
 
     fn resend(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
-        let p = &self.participants[i as usize];
+        let p = &mut self.participants[i as usize];
+        if p.resend_at != Some(ctx.now()) {
+            return; // stale: a later join reset the loop
+        }
+        p.resend_at = None;
         if p.active && w.client_online(p.client) && ctx.now() < p.stop_at {
             self.send_join(w, ctx, i);
         }
     }
 
     fn restart(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
-        let p = &self.participants[i as usize];
-        if !p.active || !w.client_online(p.client) || ctx.now() >= p.stop_at {
+        let now = ctx.now();
+        let p = &mut self.participants[i as usize];
+        if p.restart_at != Some(now) {
+            return; // stale: a rejoin reset the loop
+        }
+        p.restart_at = None;
+        if !p.active || !w.client_online(p.client) || now >= p.stop_at {
             return;
         }
         let (client, every) = (p.client, p.restart_every);
+        p.restart_at = Some(now + every);
         let req = ClientReq::RestartDelayed {
             delay_id: p.delay_id,
         };
