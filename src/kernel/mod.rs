@@ -124,6 +124,18 @@ impl<M: Model> Simulation<M> {
         self.now = self.now.max(end);
     }
 
+    /// Handle exactly one event after showing it to `look` (diagnostics, off the hot path).
+    pub fn step_inspect(&mut self, look: impl FnOnce(&M::Event)) -> bool {
+        match self.queue.pop() {
+            Some((t, ev)) => {
+                look(&ev);
+                self.handle(t, ev);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Handle exactly one event; false when the queue is empty.
     #[inline]
     pub fn step(&mut self) -> bool {

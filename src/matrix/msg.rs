@@ -362,3 +362,24 @@ pub struct JoinResp {
 
 /// Power levels of one room: per-user levels (others get the room's default).
 pub type PowerMap = BTreeMap<ClientId, i64>;
+
+/// The variant name of a `Debug` text (`SyncRequest(..)` -> `SyncRequest`).
+fn variant(debug: String) -> String {
+    debug
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+impl Ev {
+    /// A short kind for diagnostics: who it is for and what it is (`server: SyncRequest`).
+    pub fn kind(&self) -> String {
+        match self {
+            Ev::Server(_, e) => format!("server: {}", variant(format!("{e:?}"))),
+            Ev::Client(_, e) => format!("client: {}", variant(format!("{e:?}"))),
+            Ev::Input(i) => format!("input: {}", variant(format!("{i:?}"))),
+            Ev::App(a) => format!("workload: {}", variant(format!("{a:?}"))),
+        }
+    }
+}

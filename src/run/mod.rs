@@ -58,6 +58,18 @@ pub fn simulate(
     unstable_names: bool,
     progress: bool,
 ) -> anyhow::Result<Finished> {
+    simulate_guarded(scn, trace, unstable_names, progress, None)
+}
+
+/// [`simulate`] with the livelock guard's limit given (tests use a small one); `None`:
+/// [`LIVELOCK_EVENTS`] + 100 per client and server.
+pub fn simulate_guarded(
+    scn: &Scenario,
+    trace: bool,
+    unstable_names: bool,
+    progress: bool,
+    livelock_events: Option<u64>,
+) -> anyhow::Result<Finished> {
     let started = Instant::now();
     let built = crate::app::build(scn, trace)?;
     let end = scn.file.simulation.duration.us();
@@ -70,6 +82,11 @@ pub fn simulate(
     observer.drain(&mut sim.model.world);
     let bar = progress.then(|| progress_bar(end));
     let mut next_sample = interval;
+    let livelock_limit = livelock_events.unwrap_or(
+        LIVELOCK_EVENTS
+            + 100 * (sim.model.world.clients.len() + sim.model.world.servers.len()) as u64,
+    );
+    let (mut instant, mut at_instant) = (Time::MAX, 0u64);
     loop {
         let next = sim.next_time();
         // Samples see the state after every event at or before their instant.
@@ -79,6 +96,16 @@ pub fn simulate(
         }
         match next {
             Some(t) if t <= end => {
+                // Livelock guard: time must advance; a component answering itself at one
+                // instant (zero waits with zero latency) would otherwise never end.
+                if t == instant {
+                    at_instant += 1;
+                    if at_instant > livelock_limit {
+                        return Err(livelock(&mut sim, t, livelock_limit));
+                    }
+                } else {
+                    (instant, at_instant) = (t, 1);
+                }
                 sim.step();
                 observer.drain(&mut sim.model.world);
                 if let Some(b) = &bar {
@@ -110,6 +137,62 @@ pub fn simulate(
         end,
         unstable_names,
     })
+}
+
+/// Events at one instant, beyond 100 per client and server, that make a run a livelock.
+pub const LIVELOCK_EVENTS: u64 = 10_000_000;
+
+/// The livelock error: the instant, the kinds of event that repeat (from the next 10 000)
+/// and the keys that usually cause them.
+fn livelock(sim: &mut Simulation<crate::app::Sim>, t: Time, limit: u64) -> anyhow::Error {
+    let mut kinds: std::collections::BTreeMap<String, u64> = Default::default();
+    for _ in 0..10_000 {
+        if sim.next_time() != Some(t) {
+            break;
+        }
+        sim.step_inspect(|ev| *kinds.entry(ev.kind()).or_default() += 1);
+    }
+    let mut top: Vec<(String, u64)> = kinds.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.truncate(4);
+    let mut keys: Vec<&str> = vec![];
+    for (k, _) in &top {
+        let hint: &[&str] = if k.contains("Sync") {
+            &["sync.poll_timeout", "sync.error_retry", "client_latency"]
+        } else if k.contains("Txn") || k.contains("Wake") || k.contains("Missing") {
+            &[
+                "federation.retries",
+                "federation.backoff",
+                "federation.wake_interval",
+                "network.latency",
+                "processing",
+            ]
+        } else if k.contains("Delayed") || k.starts_with("workload") {
+            &[
+                "workload heartbeat (restart_every, leave_delay)",
+                "client_latency",
+            ]
+        } else {
+            &["client_latency", "network.latency"]
+        };
+        for h in hint {
+            if !keys.contains(h) {
+                keys.push(h);
+            }
+        }
+    }
+    let what: Vec<String> = top
+        .iter()
+        .map(|(k, n)| format!("{k} ({n} of the next 10 000)"))
+        .collect();
+    anyhow::anyhow!(
+        "livelock: more than {} events at simulated time {} ms without time advancing; repeating: {}; \
+         check these keys for zero waits with zero latency: {}",
+        limit,
+        crate::kernel::time::to_ms(t),
+        what.join(", "),
+        keys.join(", ")
+    )
 }
 
 fn progress_bar(end: Time) -> indicatif::ProgressBar {
