@@ -580,6 +580,16 @@ fn plot_cmd_picks_run_or_sweep_and_refuses_anything_else() {
     run_folder(&run);
     assert_eq!(plot_cmd(&run).unwrap(), 0);
     assert!(run.join("plots/latency_cdf.png").is_file());
+    // A run folder whose run did not finish (no summary.json, written last) is refused.
+    let unfinished = tmp.path().join("unfinished");
+    fs::create_dir(&unfinished).unwrap();
+    fs::copy(
+        run.join("deliveries.csv"),
+        unfinished.join("deliveries.csv"),
+    )
+    .unwrap();
+    assert_eq!(plot_cmd(&unfinished).unwrap(), 2);
+    assert!(!unfinished.join("plots").exists());
     assert!(run.join("report.md").is_file());
     let sweep = tmp.path().join("sweep");
     fs::create_dir(&sweep).unwrap();

@@ -78,7 +78,8 @@ pub fn folder_kind(dir: &Path) -> Option<FolderKind> {
 }
 
 /// `stickysim plot DIR`: re-draws every plot from the CSVs already in DIR.
-/// Exit code 0 when drawn, 2 when DIR is neither a run nor a sweep folder.
+/// Exit code 0 when drawn, 2 when DIR is neither a run nor a sweep folder, or is a run
+/// folder without `summary.json` (an unfinished run).
 pub fn plot_cmd(dir: &Path) -> Result<u8> {
     let kind = match folder_kind(dir) {
         Some(k) => k,
@@ -90,6 +91,15 @@ pub fn plot_cmd(dir: &Path) -> Result<u8> {
             return Ok(2);
         }
     };
+    // summary.json is the last file a run writes: without it the run did not finish (it
+    // was killed, or is still running), and its CSVs may be partial or an older run's.
+    if kind == FolderKind::Run && !dir.join("summary.json").is_file() {
+        eprintln!(
+            "error: {} is an incomplete run folder: no summary.json (the run did not finish); rerun it",
+            dir.display()
+        );
+        return Ok(2);
+    }
     let mut paths = match kind {
         FolderKind::Run => {
             let figs = run_figures(dir);
