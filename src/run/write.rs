@@ -13,6 +13,7 @@ use crate::output::sequence::{render, SEQUENCE_CAP};
 use crate::output::trace;
 use crate::scenario::{FaultCfg, RecordsMode, Scenario};
 use serde_json::{json, Value};
+use std::path::Path;
 
 /// The delivery rows and their statistics, streamed: `full_at(n)` says whether a run
 /// with `n` rows keeps them (full mode). Summary mode keeps no row, only histograms and
@@ -146,6 +147,7 @@ pub fn write_run(
         summary["histograms"] = json!({ "delivery.latency_ms": computed.latency_hist, "rtc.ghost_ms": computed.ghost_hist });
     }
 
+    clear_old_run(dir, &files, opts.trace)?;
     write_atomic(dir, "scenario.toml", scn.to_toml().as_bytes())?;
     for (name, bytes) in &files {
         write_atomic(dir, name, bytes)?;
@@ -179,4 +181,53 @@ pub fn write_run(
         events: fin.events,
         wall_s: fin.wall_s,
     })
+}
+
+/// Every file a run may write into its folder (besides `scenario.toml` and `summary.json`).
+const RUN_FILES: [&str; 9] = [
+    "deliveries.csv",
+    "federation.csv",
+    "syncs.csv",
+    "convergence.csv",
+    "timeseries.csv",
+    "ghosts.csv",
+    "trace.jsonl",
+    "sequence.mmd",
+    "report.md",
+];
+
+/// A rerun into a used folder replaces the old run whole: `summary.json` goes first (so a
+/// folder caught half-written reads as unfinished), then every run file and plot this run
+/// will not write itself, and temporary files a killed run left behind.
+fn clear_old_run(dir: &Path, files: &[(&str, Vec<u8>)], trace: bool) -> anyhow::Result<()> {
+    let gone = |p: &Path| -> anyhow::Result<()> {
+        match std::fs::remove_file(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(anyhow::anyhow!("cannot remove {}: {e}", p.display()))
+            }
+            _ => Ok(()),
+        }
+    };
+    gone(&dir.join("summary.json"))?;
+    for name in RUN_FILES {
+        let written = files.iter().any(|(n, _)| *n == name)
+            || (trace && (name == "trace.jsonl" || name == "sequence.mmd"));
+        if !written {
+            gone(&dir.join(name))?;
+        }
+    }
+    let plots = dir.join("plots");
+    if plots.is_dir() {
+        std::fs::remove_dir_all(&plots)
+            .map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", plots.display()))?;
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp") && e.path().is_file() {
+                gone(&e.path())?;
+            }
+        }
+    }
+    Ok(())
 }
