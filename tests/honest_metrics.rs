@@ -240,4 +240,12 @@ fn a_delayed_leave_for_a_live_participant_is_a_false_leave() {
         "[[fault]]\nkind = \"client_offline\"\nclients = [\"hs1/0\"]\nfrom = \"30s\"\nto = \"50s\"",
     );
     assert_eq!(r.metric("rtc.false_leaves"), 1.0);
+    // Its restart loop survives the offline spell: restarts at 30.02 .. 45.02 s are not sent
+    // (offline); the one at 50.02 s is, finds the delayed leave gone (answer at 50.04 s), so
+    // the participant schedules a new one and joins again at 50.06 s, restarting at 55.06,
+    // 60.06 and 65.06 s: 3 + 1 + 3 heartbeat requests. Four writes to the member key: the
+    // join, the false leave, the join again and the leave at 70 s (without the fault: two).
+    assert_eq!(r.metric("rtc.heartbeat_requests"), 7.0);
+    assert_eq!(r.metric("convergence.writes"), 4.0);
+    assert_eq!(heartbeat(0.0, "").metric("convergence.writes"), 2.0);
 }

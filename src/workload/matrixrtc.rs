@@ -281,8 +281,17 @@ impl MatrixRtc {
             return; // stale: a later join reset the loop
         }
         p.resend_at = None;
-        if p.active && w.client_online(p.client) && ctx.now() < p.stop_at {
+        if !p.active || ctx.now() >= p.stop_at {
+            return;
+        }
+        if w.client_online(p.client) {
             self.send_join(w, ctx, i);
+        } else if ctx.now() + p.resend_before < self.quiet_from {
+            // MSC4354 "Proposal": an offline client re-sends its join once back online, so its
+            // membership is sticky again; it tries every `resend_before` (at least 1 s) until then.
+            let again = p.resend_before.max(crate::kernel::time::from_ms(1000));
+            p.resend_at = Some(ctx.now() + again);
+            self.timer(ctx, again, Step::Resend, i);
         }
     }
 
@@ -293,11 +302,17 @@ impl MatrixRtc {
             return; // stale: a rejoin reset the loop
         }
         p.restart_at = None;
-        if !p.active || !w.client_online(p.client) || now >= p.stop_at {
+        if !p.active || now >= p.stop_at {
             return;
         }
         let (client, every) = (p.client, p.restart_every);
         p.restart_at = Some(now + every);
+        if !w.client_online(client) {
+            // MSC4143 (js-sdk MembershipManager): an offline client keeps its restart loop and
+            // restarts once back online; finding the delayed leave gone, it joins again.
+            self.timer(ctx, every, Step::Restart, i);
+            return;
+        }
         let req = ClientReq::RestartDelayed {
             delay_id: p.delay_id,
         };
