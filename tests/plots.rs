@@ -510,13 +510,17 @@ fn empty_folder_gives_charts_with_a_note() {
         let notes = f.notes();
         assert!(!notes.is_empty(), "{} has no note", f.name);
     }
+    // No chart has an empty panel: nothing is drawn, and plots/left_out.txt says why.
     let paths = plot_run_dir(tmp.path()).unwrap();
-    assert_eq!(paths.len(), 10);
-    assert_valid_files(&paths);
-    let svg = fs::read_to_string(tmp.path().join("plots/latency_cdf.svg")).unwrap();
+    assert_eq!(paths.len(), 0, "{paths:?}");
+    let left = fs::read_to_string(tmp.path().join("plots/left_out.txt")).unwrap();
+    assert_eq!(left.lines().count(), 5, "{left}");
     assert!(
-        svg.contains("No deliveries.csv in this folder"),
-        "note not drawn"
+        left.lines()
+            .next()
+            .unwrap()
+            .starts_with("`latency_cdf`\tNo deliveries.csv in this folder"),
+        "{left}"
     );
 }
 
@@ -763,6 +767,7 @@ fn default_run() -> tempfile::TempDir {
         plots: true,
         progress: false,
         no_expect: false,
+        trace_filter: None,
     };
     stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
     tmp
@@ -979,11 +984,22 @@ fn default_run_convergence_is_the_convergence_csv() {
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(tmp.path().join("summary.json")).unwrap())
             .unwrap();
-    let faults = summary["annotations"]["faults"]
-        .as_array()
-        .map(|a| a.len())
-        .unwrap_or(0);
-    assert_eq!(p.shades.len(), faults);
+    // Faults from the summary are shaded, overlapping ones as one band.
+    let faults = summary["annotations"]["faults"].as_array().unwrap();
+    assert!(!faults.is_empty());
+    for f in faults {
+        let (a, b) = (f["from_ms"].as_f64().unwrap(), f["to_ms"].as_f64().unwrap());
+        assert!(
+            p.shades.iter().any(|s| s.from <= a && b <= s.to),
+            "{f} in no band: {:?}",
+            p.shades
+        );
+    }
+    assert!(
+        p.shades.windows(2).all(|w| w[0].to < w[1].from),
+        "{:?}",
+        p.shades
+    );
     // Integer counts of views: the y ticks are whole numbers, each once.
     let labels = numeric_labels(&svg_texts(&tmp.path().join("plots/convergence.svg")));
     assert!(labels.len() >= 3, "{labels:?}");

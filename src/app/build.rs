@@ -95,6 +95,11 @@ pub fn net_spec(scn: &Scenario) -> NetSpec {
 }
 
 /// Build the run from a checked scenario. Initial memberships are in place at time 0.
+/// The room ID a scenario's room gets (`r` -> `!r:sim`).
+pub fn room_id(name: &str) -> String {
+    format!("!{name}:sim")
+}
+
 pub fn build(scn: &Scenario, wire: bool) -> anyhow::Result<Built> {
     let seed = scn.seed();
     let f = &scn.file;
@@ -168,7 +173,7 @@ pub fn build(scn: &Scenario, wire: bool) -> anyhow::Result<Built> {
             .or_else(|| users.first().copied());
         let room = dir.add_room(RoomInfo {
             name: r.name.clone(),
-            room_id: format!("!{}:sim", r.name),
+            room_id: room_id(&r.name),
             default_level: pl.default,
             type_levels,
             creator,

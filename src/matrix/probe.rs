@@ -275,7 +275,17 @@ pub enum Wire {
         t: Time,
         server: ServerId,
         client: ClientId,
+        /// The client's request it answers (pairs it with a [`Wire::SyncUnreceived`]).
+        req: u64,
         resp: Box<SyncResponse>,
+    },
+    /// A sync response reached its client but was never read: the client was offline, or
+    /// had already given up on that request (`req`) and sent another.
+    SyncUnreceived {
+        t: Time,
+        client: ClientId,
+        req: u64,
+        offline: bool,
     },
     SyncError {
         t: Time,

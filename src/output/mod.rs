@@ -5,4 +5,5 @@ pub mod files;
 pub mod plots;
 pub mod report;
 pub mod sequence;
+pub mod sequence_excerpt;
 pub mod trace;

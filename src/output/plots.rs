@@ -22,19 +22,55 @@ pub use run_plots::{
 };
 pub use sweep_plots::{file_safe, short_key, sweep_figures, value_text, Agg, SweepData};
 
+use super::files;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
+/// In a run's `plots/`: the plots and panels left out because they had nothing to
+/// show, one `name<TAB>reason` per line (`report.md` lists them).
+pub const LEFT_OUT_FILE: &str = "left_out.txt";
+
 /// Draws every run plot into `<dir>/plots/` (SVG and PNG each) and returns the paths.
-/// Missing or malformed inputs give charts with a note, not an error; only an
-/// unwritable folder is an error.
-pub fn plot_run_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Missing or malformed inputs give no error: a panel with nothing to draw is left out,
+/// a figure with no panel left is not drawn, and why goes to `plots/left_out.txt`.
+/// With `verbose`, each reason is also printed on stderr. Only an unwritable folder is
+/// an error.
+pub fn plot_run_dir_with(dir: &Path, verbose: bool) -> Result<Vec<PathBuf>> {
     let out = dir.join("plots");
     let mut paths = vec![];
+    let mut left_out = String::new();
     for fig in run_figures(dir) {
-        paths.extend(write_figure(&fig, &out)?);
+        let name = fig.name.clone();
+        let (fig, gone) = fig.without_empty_panels();
+        for (what, why) in &gone {
+            if verbose {
+                eprintln!("note: {what} not drawn: {why}");
+            }
+            left_out.push_str(&format!("{what}\t{}\n", why.replace(['\t', '\n'], " ")));
+        }
+        match fig {
+            Some(fig) => paths.extend(write_figure(&fig, &out)?),
+            None => {
+                // A redraw must not leave an older run's chart behind.
+                for ext in ["svg", "png"] {
+                    let _ = std::fs::remove_file(out.join(format!("{name}.{ext}")));
+                }
+            }
+        }
+    }
+    let list = out.join(LEFT_OUT_FILE);
+    if left_out.is_empty() {
+        let _ = std::fs::remove_file(&list);
+    } else {
+        std::fs::create_dir_all(&out)?;
+        files::write_file_atomic(&list, left_out.as_bytes())?;
     }
     Ok(paths)
+}
+
+/// [`plot_run_dir_with`], quietly.
+pub fn plot_run_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    plot_run_dir_with(dir, false)
 }
 
 /// Draws each headline metric against each swept key into `<dir>/plots/`, from
@@ -101,18 +137,7 @@ pub fn plot_cmd(dir: &Path) -> Result<u8> {
         return Ok(2);
     }
     let mut paths = match kind {
-        FolderKind::Run => {
-            let figs = run_figures(dir);
-            let out = dir.join("plots");
-            let mut paths = vec![];
-            for fig in &figs {
-                for note in fig.notes() {
-                    eprintln!("note: {}: {note}", fig.name);
-                }
-                paths.extend(write_figure(fig, &out)?);
-            }
-            paths
-        }
+        FolderKind::Run => plot_run_dir_with(dir, true)?,
         FolderKind::Sweep => plot_sweep_dir(dir)?,
     };
     // The report links the plots, so it is refreshed with them (when it can be written).

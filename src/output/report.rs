@@ -4,7 +4,7 @@
 
 use crate::output::plots::data::{read_csv, Summary};
 use crate::output::plots::format;
-use crate::output::plots::{short_key, value_text, SweepData};
+use crate::output::plots::{short_key, value_text, SweepData, LEFT_OUT_FILE};
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -363,7 +363,48 @@ pub fn run_report_text(dir: &Path) -> Result<String> {
     for (stem, alt) in present {
         let _ = writeln!(md, "![{alt}](plots/{stem}.png)\n");
     }
+    left_out_plots(dir, &mut md);
+    sequence_section(dir, &mut md);
     Ok(md.trim_end().to_string() + "\n")
+}
+
+/// `--trace` runs: the start of `sequence.mmd` as a mermaid block.
+fn sequence_section(dir: &Path, md: &mut String) {
+    let Ok(mmd) = std::fs::read_to_string(dir.join("sequence.mmd")) else {
+        return;
+    };
+    use crate::output::sequence_excerpt::{excerpt, REPORT_SEQUENCE_ITEMS};
+    let (diagram, hidden) = excerpt(&mmd, REPORT_SEQUENCE_ITEMS);
+    let _ = writeln!(md, "## Sequence diagram\n");
+    if hidden > 0 {
+        let _ = writeln!(
+            md,
+            "The first {REPORT_SEQUENCE_ITEMS} messages of `sequence.mmd` ({hidden} more there; every message is in `trace.jsonl`). To see another part, rerun with `--trace-filter` (e.g. `--trace-filter t=10m..12m,key=A`).\n"
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "From `sequence.mmd` (every message is in `trace.jsonl`).\n"
+        );
+    }
+    let _ = writeln!(md, "```mermaid\n{}```\n", diagram);
+}
+
+/// Plots and panels the plotter left out because they had nothing to show
+/// (`plots/left_out.txt`, one `name<TAB>reason` per line).
+fn left_out_plots(dir: &Path, md: &mut String) {
+    let Ok(text) = std::fs::read_to_string(dir.join("plots").join(LEFT_OUT_FILE)) else {
+        return;
+    };
+    let rows: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once('\t')).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "Not drawn, because there was nothing to show:\n");
+    for (what, why) in rows {
+        let _ = writeln!(md, "- {what}: {why}");
+    }
+    md.push('\n');
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<()> {

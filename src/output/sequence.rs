@@ -210,6 +210,8 @@ enum Item {
         from: String,
         to: String,
         dotted: bool,
+        /// Ends in a cross: it arrived but was never read (`--x`).
+        crossed: bool,
         text: String,
     },
     Note {
@@ -229,6 +231,7 @@ fn item_of(m: &TraceMsg) -> Option<Item> {
         from: m.from.clone(),
         to: m.to.clone(),
         dotted,
+        crossed: false,
         text: format!("{at} {text}{lost}"),
     };
     let note = |over: Vec<String>, text: String| Item::Note {
@@ -301,7 +304,18 @@ fn item_of(m: &TraceMsg) -> Option<Item> {
             if !sticky.is_empty() {
                 parts.push(format!("sticky: {}", labels(&sticky, true)));
             }
-            arrow(false, format!("sync {}", parts.join(" | ")))
+            let text = format!("sync {}", parts.join(" | "));
+            match m.meta("unreceived").and_then(Value::as_str) {
+                // Sent and arrived, but the client never read it: a crossed arrow.
+                Some(why) => Item::Arrow {
+                    from: m.from.clone(),
+                    to: m.to.clone(),
+                    dotted: true,
+                    crossed: true,
+                    text: format!("{at} {text} (never received: {why})"),
+                },
+                None => arrow(false, text),
+            }
         }
         "sync" => return None,
         "room_send" | "room_state" | "join" | "leave" | "delayed_send" | "delayed_update" => {
@@ -483,7 +497,12 @@ pub fn render(trace: &[TraceMsg], servers: &[String], clients: &[String], cap: u
     out.push_str("    %% stickysim --trace: the messages of trace.jsonl in time order ([seconds] of simulated time).\n");
     out.push_str("    %% Left out: /sync requests, sync responses carrying no event (empty long-poll timeouts),\n");
     out.push_str("    %% repeated sync failures while a server is down, and the answers to client requests.\n");
-    out.push_str("    %% Dotted arrows are answers; (lost) marks a message the network lost.\n");
+    out.push_str(
+        "    %% Dotted arrows are answers; (lost) marks a message the network lost; a crossed\n",
+    );
+    out.push_str(
+        "    %% arrow (--x) a sync response that arrived but its client never read (offline).\n",
+    );
     for (_, name) in &order {
         let id = participant_id(name, &mut taken);
         if id == *name {
@@ -500,9 +519,15 @@ pub fn render(trace: &[TraceMsg], servers: &[String], clients: &[String], cap: u
                 from,
                 to,
                 dotted,
+                crossed,
                 text,
             } => {
-                let a = if *dotted { "-->>" } else { "->>" };
+                let a = match (*dotted, *crossed) {
+                    (true, true) => "--x",
+                    (false, true) => "-x",
+                    (true, false) => "-->>",
+                    (false, false) => "->>",
+                };
                 let _ = writeln!(out, "    {}{a}{}: {}", id(from), id(to), escape(text));
             }
             Item::Note { over, text } => {
@@ -527,7 +552,7 @@ pub fn render(trace: &[TraceMsg], servers: &[String], clients: &[String], cap: u
         };
         let _ = writeln!(
             out,
-            "    Note over {over}: … {hidden} more messages not shown (see trace.jsonl)"
+            "    Note over {over}: … {hidden} more messages not shown (all in trace.jsonl). Narrow with --trace-filter, e.g. t=10s..2m,server=hs1,key=A"
         );
     }
     out

@@ -15,8 +15,11 @@
 //! requests and their answers).
 
 mod client;
+pub mod filter;
 mod shapes;
 mod wire;
+
+pub use filter::TraceFilter;
 
 use crate::kernel::Time;
 use crate::matrix::event::Content;
@@ -35,7 +38,8 @@ pub struct TraceMsg {
     pub from: String,
     pub to: String,
     /// Keys of the line between `to` and `body`: `http` (method and path), `attempt`,
-    /// `status` (null when no HTTP answer came), `outcome`, `lost` (the network lost it).
+    /// `status` (null when no HTTP answer came), `outcome`, `lost` (the network lost it),
+    /// `received: false` and `unreceived` (why) on a sync response its client never read.
     pub meta: Vec<(&'static str, Value)>,
     /// The message's JSON body as it would be on the wire (null when it has none).
     pub body: Value,
@@ -77,6 +81,8 @@ struct Render<'a> {
     n: &'static Names,
     /// Lines rendered so far (client transaction IDs number them).
     out: Vec<TraceMsg>,
+    /// The line of each sync response not yet known to be received, by (client, request).
+    sync_lines: std::collections::BTreeMap<(ClientId, u64), usize>,
 }
 
 impl Render<'_> {
@@ -116,6 +122,15 @@ impl Render<'_> {
     }
 }
 
+/// Each room of the scenario as (name, room ID), for `--trace-filter room=`.
+pub fn room_names(scn: &Scenario) -> Vec<(String, String)> {
+    scn.file
+        .rooms
+        .iter()
+        .map(|r| (r.name.clone(), crate::app::build::room_id(&r.name)))
+        .collect()
+}
+
 fn note(t: Time, kind: &'static str, who: &str, body: Value) -> TraceMsg {
     TraceMsg {
         t,
@@ -142,6 +157,7 @@ pub fn render(
         w,
         n: if unstable_names { &UNSTABLE } else { &STABLE },
         out: vec![],
+        sync_lines: Default::default(),
     };
     for m in &obs.wire {
         r.wire(m);
@@ -206,6 +222,7 @@ pub fn render(
             origin,
             json!({
                 "event_id": p.event_id,
+                "room_id": w.sh.dir.rooms[p.room].room_id,
                 "sender": w.sh.dir.user_id(p.sender),
                 "sticky_key": key,
                 "leave": p.is_leave(),

@@ -16,6 +16,10 @@ pub struct RunArgs {
     /// Write trace.jsonl and sequence.mmd.
     #[arg(long)]
     pub trace: bool,
+    /// Keep only some trace lines (implies --trace): t=FROM..TO, server=NAME, room=NAME,
+    /// key=KEY, comma-separated (repeatable).
+    #[arg(long = "trace-filter", value_name = "FILTER")]
+    pub trace_filter: Vec<String>,
     /// Use the MSC's unstable names in the trace (msc4354_sticky, ...).
     #[arg(long)]
     pub unstable_names: bool,
@@ -55,11 +59,8 @@ pub enum Command {
     },
     /// Paired metric table and overlay plots of two or more run folders.
     Compare(crate::output::compare::CompareArgs),
-    /// The scenario library, one line each.
-    List {
-        #[arg(default_value = "scenarios")]
-        dir: PathBuf,
-    },
+    /// The scenario library, one line each (no DIR: the library compiled into the binary).
+    List { dir: Option<PathBuf> },
     /// Run every calibration scenario; print the measured-vs-simulated Markdown table.
     Calibrate {
         #[arg(default_value = "scenarios/calibration")]
@@ -82,7 +83,7 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Compare(args) => crate::output::compare::compare_cmd(&args),
         Command::Plot { dir } => crate::output::plots::plot_cmd(&dir),
         Command::Validate { scenarios } => Ok(crate::scenario::commands::validate_cmd(&scenarios)),
-        Command::List { dir } => Ok(crate::scenario::commands::list_cmd(&dir)),
+        Command::List { dir } => Ok(crate::scenario::commands::list_cmd(dir.as_deref())),
         Command::Calibrate { dir } => Ok(crate::run::calibrate::calibrate_cmd(&dir)),
         Command::Bench {
             which: BenchCmd::Phold(p),
@@ -97,17 +98,31 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
         seed,
         out,
         mut sets,
-        trace,
+        mut trace,
+        trace_filter,
         unstable_names,
         no_plots,
         quiet,
         no_expect,
     } = args;
+    // A bad filter is refused before anything runs or is written.
+    let trace_filter = if trace_filter.is_empty() {
+        None
+    } else {
+        trace = true;
+        match crate::output::trace::TraceFilter::parse(&trace_filter) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(2);
+            }
+        }
+    };
     if let Some(s) = seed {
         sets.push(format!("simulation.seed={s}"));
     }
     let loaded = match &scenario {
-        Some(p) => crate::scenario::load_path(p, &sets),
+        Some(p) => crate::scenario::commands::load_arg(p, &sets),
         None => crate::scenario::load_str(
             crate::scenario::DEFAULT_SCENARIO,
             crate::scenario::DEFAULT_SCENARIO_NAME,
@@ -123,6 +138,13 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
+    if let Some(f) = &trace_filter {
+        let servers: Vec<String> = scn.servers.iter().map(|s| s.name.clone()).collect();
+        if let Err(e) = f.check_names(&servers, &crate::output::trace::room_names(&scn)) {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    }
     let out_dir = out.unwrap_or_else(|| {
         PathBuf::from("output")
             .join(scn.name())
@@ -135,6 +157,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
         plots: !no_plots,
         progress: !quiet && std::io::stdout().is_terminal(),
         no_expect,
+        trace_filter,
     };
     let outcome = match crate::run::run_scenario(&scn, &opts) {
         Ok(o) => o,

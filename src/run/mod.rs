@@ -25,6 +25,8 @@ pub struct RunOptions {
     /// Do not check the scenario's `[[expect]]` claims (`run --no-expect`): no failure, and
     /// summary.json says `"expect_checked": false`.
     pub no_expect: bool,
+    /// `--trace-filter`: the trace lines to keep (`None`: all).
+    pub trace_filter: Option<crate::output::trace::TraceFilter>,
 }
 
 /// What a finished run reports back (also written to `summary.json`).

@@ -154,7 +154,16 @@ pub fn write_run(
     }
     if opts.trace {
         // --trace: every message in time order, and the sequence diagram of the first ones.
-        let trace = trace::render(w, scn, obs, fin.end, fin.unstable_names);
+        let mut trace = trace::render(w, scn, obs, fin.end, fin.unstable_names);
+        if let Some(f) = &opts.trace_filter {
+            let client_server =
+                w.sh.dir
+                    .clients
+                    .iter()
+                    .map(|c| (c.name.clone(), w.sh.dir.servers[c.server].clone()))
+                    .collect();
+            trace = f.apply(trace, &client_server, &trace::room_names(scn));
+        }
         let mut s = String::new();
         for m in &trace {
             s.push_str(&m.to_json().to_string());
@@ -163,7 +172,15 @@ pub fn write_run(
         write_atomic(dir, "trace.jsonl", s.as_bytes())?;
         let servers: Vec<String> = w.sh.dir.servers.iter().cloned().collect();
         let clients: Vec<String> = w.sh.dir.clients.iter().map(|x| x.name.clone()).collect();
-        let mmd = render(&trace, &servers, &clients, SEQUENCE_CAP);
+        let mut mmd = render(&trace, &servers, &clients, SEQUENCE_CAP);
+        if let Some(f) = &opts.trace_filter {
+            // Say in the diagram (and so in report.md) that lines were left out on purpose.
+            let line = format!(
+                "sequenceDiagram\n    %% --trace-filter {}: only the matching messages.\n",
+                f.describe()
+            );
+            mmd = mmd.replacen("sequenceDiagram\n", &line, 1);
+        }
         write_atomic(dir, "sequence.mmd", mmd.as_bytes())?;
     }
     // summary.json last: its presence marks a complete run folder.

@@ -112,10 +112,14 @@ pub fn summary(s: &Scenario) -> String {
 /// Prints the scenario library, one line each: every `*.toml` of `dir` sorted by file name,
 /// `<stem padded>  <description's first line>`, sweeps marked `[sweep]`, broken files with
 /// a short error. Returns 2 when `dir` cannot be read, else 0.
-pub fn list_cmd(dir: &Path) -> u8 {
+/// No `dir`: the library compiled into the binary ([`list_embedded_to`]).
+pub fn list_cmd(dir: Option<&Path>) -> u8 {
     let out = std::io::stdout();
     let err = std::io::stderr();
-    list_to(dir, &mut out.lock(), &mut err.lock())
+    match dir {
+        Some(d) => list_to(d, &mut out.lock(), &mut err.lock()),
+        None => list_embedded_to(&mut out.lock()),
+    }
 }
 
 /// [`list_cmd`] writing to the given streams (for tests).
@@ -132,17 +136,40 @@ pub fn list_to(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
         .collect();
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    let stems: Vec<String> = files
+    let items = files
         .iter()
-        .map(|p| {
-            p.file_stem()
+        .map(|path| {
+            let stem = path
+                .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
+                .unwrap_or_default();
+            (stem, load_path(path, &[]))
         })
         .collect();
-    let width = stems.iter().map(|s| s.chars().count()).max().unwrap_or(0);
-    for (path, stem) in files.iter().zip(&stems) {
-        let text = match load_path(path, &[]) {
+    write_list(items, out);
+    0
+}
+
+/// `stickysim list` with no folder: the library compiled into the binary
+/// ([`super::library::LIBRARY`]), `calibration/` entries included.
+pub fn list_embedded_to(out: &mut dyn Write) -> u8 {
+    let items = super::library::LIBRARY
+        .iter()
+        .map(|(name, text)| {
+            let loaded = super::loader::load_str(text, &super::library::origin(name), &[]);
+            (name.to_string(), loaded)
+        })
+        .collect();
+    write_list(items, out);
+    0
+}
+
+/// One line per scenario: its name, then the first sentence of its description
+/// (`[sweep]` marks sweeps) or why it does not load.
+fn write_list(items: Vec<(String, Result<Scenario, Vec<ScenarioError>>)>, out: &mut dyn Write) {
+    let width = items.iter().map(|i| i.0.chars().count()).max().unwrap_or(0);
+    for (stem, loaded) in items {
+        let text = match loaded {
             Ok(s) => {
                 let first = first_sentence(&s.file.simulation.description);
                 let first = first.trim();
@@ -165,7 +192,23 @@ pub fn list_to(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let line = format!("{stem:<width$}  {text}");
         let _ = writeln!(out, "{}", line.trim_end());
     }
-    0
+}
+
+/// Loads the scenario a command names: the file at `path`, or when there is no such
+/// file, the embedded scenario of that name (`spam_window`, `scenarios/spam_window.toml`).
+pub fn load_arg(path: &Path, sets: &[String]) -> Result<Scenario, Vec<ScenarioError>> {
+    match embedded_for(path) {
+        Some((name, text)) => super::loader::load_str(text, &super::library::origin(name), sets),
+        None => load_path(path, sets),
+    }
+}
+
+/// The embedded scenario `path` names, when no file is there.
+pub fn embedded_for(path: &Path) -> Option<(&'static str, &'static str)> {
+    if path.exists() {
+        return None;
+    }
+    super::library::embedded(&path.to_string_lossy())
 }
 
 fn short(e: &super::ScenarioError) -> String {

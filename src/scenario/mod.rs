@@ -3,6 +3,7 @@
 pub mod commands;
 pub mod duration;
 pub mod estimate;
+pub mod library;
 pub mod loader;
 pub mod locate;
 pub mod metric_names;

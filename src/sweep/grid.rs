@@ -109,6 +109,10 @@ impl SweepPlan {
 
 /// Read a scenario file and build its sweep plan.
 pub fn plan_from_path(path: &std::path::Path, sets: &[String]) -> Result<SweepPlan, SweepError> {
+    // No such file but a shipped scenario of that name: the embedded one.
+    if let Some((name, text)) = crate::scenario::commands::embedded_for(path) {
+        return plan_from_str(text, &crate::scenario::library::origin(name), sets);
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| SweepError::Input(format!("{}: cannot read: {e}", path.display())))?;
     plan_from_str(&text, &path.display().to_string(), sets)

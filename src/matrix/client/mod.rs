@@ -156,6 +156,13 @@ impl Client {
     fn on_sync_response(&mut self, cx: &mut Cx<'_, '_>, req: u64, resp: SyncResponse) {
         let now = cx.now();
         if self.sync_req != req || !self.online {
+            let (client, offline) = (self.id, !self.online);
+            cx.wire(|| Wire::SyncUnreceived {
+                t: now,
+                client,
+                req,
+                offline,
+            });
             return;
         }
         self.since = Some(resp.next_batch);

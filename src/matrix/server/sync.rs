@@ -172,6 +172,7 @@ impl Server {
             t: now,
             server,
             client,
+            req,
             resp: Box::new(resp.clone()),
         });
         cx.to_client(

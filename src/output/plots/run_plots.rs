@@ -17,7 +17,7 @@ pub use latency::latency_cdf_figure;
 pub use spam_window::spam_window_figure;
 
 use super::data::{Fault, Summary};
-use super::figure::{Axis, AxisKind, Figure, Hue, Shade};
+use super::figure::{merge_shades, note_coinciding, Axis, AxisKind, Figure, Hue, Shade};
 use std::path::Path;
 
 /// Most points a line keeps; longer series are thinned evenly (first and last kept).
@@ -86,15 +86,19 @@ impl Ctx {
             None => String::new(),
         }
     }
+    /// The fault intervals as bands: overlapping or adjacent ones (less than 0.5% of the
+    /// run apart) merged, labels capped ([`merge_shades`]).
     fn shades(&self, end_ms: Option<f64>, labelled: bool) -> Vec<Shade> {
-        self.faults()
+        let raw: Vec<Shade> = self
+            .faults()
             .into_iter()
             .map(|f| Shade {
                 from: f.from_ms,
                 to: f.to_ms.or(end_ms).unwrap_or(f.from_ms),
                 label: if labelled { f.label() } else { String::new() },
             })
-            .collect()
+            .collect();
+        merge_shades(raw, end_ms.unwrap_or(0.0) * 0.005)
     }
 }
 
@@ -183,12 +187,17 @@ fn time_axis(end: Option<f64>) -> Axis {
 }
 
 /// Every run figure, in a fixed order.
+/// Identical lines are named together in the legend rather than hiding one another.
 pub fn run_figures(dir: &Path) -> Vec<Figure> {
-    vec![
+    let mut figs = vec![
         latency_cdf_figure(dir),
         spam_window_figure(dir),
         convergence_figure(dir),
         federation_figure(dir),
         rtc_ghosts_figure(dir),
-    ]
+    ];
+    for p in figs.iter_mut().flat_map(|f| f.panels.iter_mut()) {
+        note_coinciding(&mut p.series);
+    }
+    figs
 }

@@ -198,8 +198,33 @@ impl Render<'_> {
                 t,
                 server,
                 client,
+                req,
                 resp,
-            } => self.sync_response(*t, *server, *client, resp),
+            } => {
+                self.sync_response(*t, *server, *client, resp);
+                self.sync_lines.insert((*client, *req), self.out.len() - 1);
+            }
+            Wire::SyncUnreceived {
+                client,
+                req,
+                offline,
+                ..
+            } => {
+                // The response was sent and arrived, but the client never read it.
+                if let Some(line) = self
+                    .sync_lines
+                    .remove(&(*client, *req))
+                    .and_then(|i| self.out.get_mut(i))
+                {
+                    let why = if *offline {
+                        "client offline"
+                    } else {
+                        "client no longer waiting for it"
+                    };
+                    line.meta.push(("received", json!(false)));
+                    line.meta.push(("unreceived", json!(why)));
+                }
+            }
             Wire::SyncError { t, client } => {
                 let server = self.w.sh.dir.server_of(*client);
                 let (from, to) = (self.sname(server), self.cname(*client));
@@ -253,6 +278,7 @@ impl Render<'_> {
                 let body = json!({
                     "delay_id": format!("d{}", delay_id.0),
                     "event_id": p.event_id,
+                    "room_id": self.room_id(p.room),
                     "sender": self.user_id(p.sender),
                     "sticky_key": key,
                 });

@@ -1,6 +1,6 @@
 //! The legend: its entries, their swatches, and the column they are drawn in.
 
-use super::text_fit::{fit, font};
+use super::text_fit::{fit, fit_middle, font, text_w, wrap};
 use super::{color, de, LEGEND_PX, MUTED, TICK_PX};
 use crate::output::plots::figure::{Hue, Mark, Panel, Series};
 use anyhow::Result;
@@ -124,13 +124,39 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
     legend_w: i32,
     (plot_top, plot_bottom): (i32, i32),
 ) -> Result<()> {
-    // An entry is "name" or "name\ndetail"; the detail goes on a second, muted line.
-    let row_h = |r: &LegendRow| if r.text.contains('\n') { 34 } else { 19 };
+    // An entry is "name" or "name\ndetail"; the detail goes on a second, muted line. A
+    // name too wide wraps onto the second line when there is no detail, else is cut in
+    // the middle, so entries that differ only at the end stay told apart.
+    let max_w = legend_w - 34;
+    let laid: Vec<(String, Option<(String, bool)>)> = legend
+        .iter()
+        .map(|row| {
+            let mut lines = row.text.splitn(2, '\n');
+            let name = lines.next().unwrap_or("");
+            match lines.next() {
+                Some(detail) => (
+                    fit_middle(root, name, LEGEND_PX, max_w),
+                    Some((fit(root, detail, TICK_PX, max_w), true)),
+                ),
+                None if text_w(root, name, LEGEND_PX) > max_w => {
+                    let mut w = wrap(root, name, LEGEND_PX, max_w).into_iter();
+                    let first = w.next().unwrap_or_default();
+                    let rest: Vec<String> = w.collect();
+                    (
+                        fit_middle(root, &first, LEGEND_PX, max_w),
+                        Some((fit_middle(root, &rest.join(" "), LEGEND_PX, max_w), false)),
+                    )
+                }
+                None => (name.to_string(), None),
+            }
+        })
+        .collect();
+    let row_h = |i: usize| if laid[i].1.is_some() { 34 } else { 19 };
     let avail = plot_bottom - plot_top;
     let mut y = plot_top + 2;
     for (k, row) in legend.iter().enumerate() {
         let rest = legend.len() - k;
-        let need = row_h(row) + if rest > 1 { 19 } else { 0 };
+        let need = row_h(k) + if rest > 1 { 19 } else { 0 };
         if y - plot_top + need > avail && rest > 1 {
             root.draw(&Text::new(
                 format!("… {rest} more"),
@@ -140,24 +166,24 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
             .map_err(de)?;
             break;
         }
-        let mut lines = row.text.splitn(2, '\n');
-        let name = lines.next().unwrap_or("");
+        let (name, second) = &laid[k];
         draw_swatch(root, &row.kind, (lx, y + 7))?;
-        root.draw(&Text::new(
-            fit(root, name, LEGEND_PX, legend_w - 34),
-            (lx + 26, y),
-            font(LEGEND_PX),
-        ))
-        .map_err(de)?;
-        if let Some(detail) = lines.next() {
-            root.draw(&Text::new(
-                fit(root, detail, TICK_PX, legend_w - 34),
-                (lx + 26, y + 16),
-                font(TICK_PX).color(&MUTED),
-            ))
+        root.draw(&Text::new(name.clone(), (lx + 26, y), font(LEGEND_PX)))
             .map_err(de)?;
+        match second {
+            Some((detail, true)) => root
+                .draw(&Text::new(
+                    detail.clone(),
+                    (lx + 26, y + 16),
+                    font(TICK_PX).color(&MUTED),
+                ))
+                .map_err(de)?,
+            Some((more, false)) => root
+                .draw(&Text::new(more.clone(), (lx + 26, y + 16), font(LEGEND_PX)))
+                .map_err(de)?,
+            None => {}
         }
-        y += row_h(row);
+        y += row_h(k);
     }
     Ok(())
 }

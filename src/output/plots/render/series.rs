@@ -37,9 +37,15 @@ pub(super) fn draw_data<DB: DrawingBackend>(
             continue;
         }
         last_px = Some(px);
+        // Many markers: a rug of short ticks at the foot, so the data stays visible.
+        let top = if p.markers.rug {
+            ylo + (yhi - ylo) * 0.04
+        } else {
+            yhi
+        };
         chart
             .draw_series(std::iter::once(PathElement::new(
-                vec![(x, ylo), (x, yhi)],
+                vec![(x, ylo), (x, top)],
                 BLACK.mix(0.35).stroke_width(1),
             )))
             .map_err(de)?;

@@ -27,12 +27,43 @@ pub(super) fn fit<DB: DrawingBackend>(
     px: u32,
     max_w: i32,
 ) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    longest_fitting(area, text, px, max_w, |n| {
+        chars[..n].iter().collect::<String>() + "…"
+    })
+}
+
+/// Cuts `text` in the middle so it fits `max_w` pixels, keeping both ends (`hs1/0 … room_12`):
+/// names that differ only at the end stay told apart.
+pub(super) fn fit_middle<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    px: u32,
+    max_w: i32,
+) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    longest_fitting(area, text, px, max_w, |keep| {
+        let tail = keep / 2;
+        chars[..keep - tail].iter().collect::<String>()
+            + "…"
+            + &chars[chars.len() - tail..].iter().collect::<String>()
+    })
+}
+
+/// `text` when it fits, else `cut(n)` for the largest `n` (characters kept) that fits.
+fn longest_fitting<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    px: u32,
+    max_w: i32,
+    cut: impl Fn(usize) -> String,
+) -> String {
     if text_w(area, text, px) <= max_w {
         return text.to_string();
     }
-    let chars: Vec<char> = text.chars().collect();
-    for n in (1..chars.len()).rev() {
-        let s: String = chars[..n].iter().collect::<String>() + "…";
+    let n = text.chars().count();
+    for keep in (1..n).rev() {
+        let s = cut(keep);
         if text_w(area, &s, px) <= max_w {
             return s;
         }

@@ -3,7 +3,7 @@
 use super::{bin_width_ms, change_points, thin, time_axis, Ctx};
 use crate::output::plots::data::{num, read_csv};
 use crate::output::plots::figure::{
-    cap_series, Axis, AxisKind, Figure, Hue, Mark, Panel, Series, LEGEND_CAP_SMALL,
+    cap_series, shade_legend, Axis, AxisKind, Figure, Hue, Mark, Panel, Series, LEGEND_CAP_SMALL,
 };
 use crate::output::plots::format;
 use std::collections::BTreeMap;
@@ -51,7 +51,7 @@ pub fn federation_figure(dir: &Path) -> Figure {
     );
     top.title = Some("/send attempts and failures".into());
     top.shades = ctx.shades(end, true);
-    top.shade_label = "fault interval".into();
+    top.shade_label = shade_legend(&top.shades);
     match fed {
         Ok(Some(_)) if !attempts.is_empty() => {
             let span = end.unwrap_or(0.0).max(last.unwrap_or(0.0));

@@ -206,7 +206,18 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                         Hue::Palette(0),
                         vec![Mark::Line(thin(pts))],
                     ));
-                    caption = "Summary mode (no deliveries.csv): drawn from the delivery.latency_ms histogram, so the resolution is one bucket; paths are not told apart.".into();
+                    let mut c = "Summary mode (no deliveries.csv): drawn from the delivery.latency_ms histogram, so the resolution is one bucket; paths are not told apart.".to_string();
+                    // The histogram holds delivered pairs only: say what is not in it.
+                    let lost = ctx.metric("delivery.lost").unwrap_or(0.0);
+                    let pending = ctx.metric("delivery.pending_at_end").unwrap_or(0.0);
+                    if lost + pending > 0.0 {
+                        c.push_str(&format!(
+                            " Not in it: {} lost and {} pending pair(s) (still on their way at the end).",
+                            format::count(lost),
+                            format::count(pending)
+                        ));
+                    }
+                    caption = c;
                 }
                 Ok(Some(_)) => {
                     panel.note = Some("The delivery.latency_ms histogram in summary.json is empty: nothing was delivered.".into());

@@ -30,14 +30,13 @@ pub fn spam_window_figure(dir: &Path) -> Figure {
         time_axis(end),
         Axis::new("inactionable sticky events", AxisKind::Count).range(Some(0.0), None),
     );
-    panel.markers = Markers {
-        label: "sticky leave sent".into(),
-        at: ctx
-            .summary
+    panel.markers = Markers::new(
+        "sticky leave sent",
+        ctx.summary
             .as_ref()
             .map(|s| s.times("leaves_ms"))
             .unwrap_or_default(),
-    };
+    );
     let mut caption = format!(
         "Per {} bin: the mean and the largest count of inactionable sticky events (tombstones for keys never seen active, or superseded events) in one /sync response; bins with no response count as 0.",
         format::duration_ms(width)
@@ -90,7 +89,13 @@ pub fn spam_window_figure(dir: &Path) -> Figure {
                 caption =
                     "No /sync response carried an inactionable sticky event in this run.".into();
             } else if let Some(w) = ctx.metric("spam.window_ms") {
-                caption.push_str(&format!(" spam.window_ms = {}.", format::duration_ms(w)));
+                caption.push_str(&format!(" spam.window_ms = {}", format::duration_ms(w)));
+                if ctx.metric("spam.window_censored").is_some_and(|c| c > 0.0) {
+                    // The window was still open at the end: the figure is a lower bound.
+                    caption.push_str(", censored: the window was still open when the run ended, so it is a lower bound (a longer run would report more).");
+                } else {
+                    caption.push('.');
+                }
             }
         }
         Ok(Some(_)) => {
