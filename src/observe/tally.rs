@@ -83,11 +83,18 @@ impl Tally {
         bits[word] |= bit;
         let lo = info.created;
         let hi = info.origin_end.max(lo).max(lo + 1);
-        let histories = h
-            .membership
-            .get(&(client, room))
-            .zip(h.online.get(&client))
-            .map(|(m, o)| (intervals(m, t), intervals(o, t)));
+        let (mem, on) = (h.membership.get(&(client, room)), h.online.get(&client));
+        // The common case without building intervals: joined and online since before `t`,
+        // and since before the window's end: the two open intervals overlap the window.
+        if let (Some(&(mt, true)), Some(&(ot, true))) =
+            (mem.and_then(|m| m.last()), on.and_then(|o| o.last()))
+        {
+            if mt.max(ot).max(lo) < t.min(hi) {
+                self.stats.add_latency(local, t.saturating_sub(lo));
+                return;
+            }
+        }
+        let histories = mem.zip(on).map(|(m, o)| (intervals(m, t), intervals(o, t)));
         // README "Metrics": due when joined and online at some time while the event is
         // sticky. The changes up to `t` are final, so: once the window is over, the answer
         // is known; before, an overlap before `t` already proves it.
