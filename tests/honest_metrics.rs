@@ -249,3 +249,37 @@ fn a_delayed_leave_for_a_live_participant_is_a_false_leave() {
     assert_eq!(r.metric("convergence.writes"), 4.0);
     assert_eq!(heartbeat(0.0, "").metric("convergence.writes"), 2.0);
 }
+
+#[test]
+fn local_and_remote_pairs_are_reported_apart() {
+    // CUT by hand. Local (hs1/1..3, on the sender's server): 3 events x 3 = 9 pairs, all
+    // delivered in 10 ms. Remote (hs2's 4 clients): 3 x 4 = 12 pairs: `c` 4 in 110 ms,
+    // `a` 4 after the partition (over 60 s), `b` 4 lost.
+    for records in ["full", "summary"] {
+        let r = run(&CUT.replace(
+            "duration = \"10m\"",
+            &format!("duration = \"10m\"\nrecords = \"{records}\""),
+        ));
+        let m = |k: &str| r.metric(k);
+        assert_eq!(m("delivery.local.count"), 9.0, "{records}");
+        assert_eq!(m("delivery.local.lost"), 0.0);
+        assert_eq!(m("delivery.local.pending_at_end"), 0.0);
+        assert_eq!(m("delivery.local.delivered_fraction"), 1.0);
+        assert_eq!(m("delivery.local.within_1s"), 1.0);
+        assert_eq!(m("delivery.remote.count"), 12.0);
+        assert_eq!(m("delivery.remote.lost"), 4.0);
+        assert_eq!(m("delivery.remote.delivered_fraction"), 8.0 / 12.0);
+        assert_eq!(m("delivery.remote.within_1s"), 4.0 / 12.0);
+        assert_eq!(m("delivery.remote.within_60s"), 4.0 / 12.0);
+        // Local plus remote is the whole.
+        assert_eq!(
+            m("delivery.local.count") + m("delivery.remote.count"),
+            m("delivery.count")
+        );
+        if records == "full" {
+            assert_eq!(m("delivery.local.latency_ms.p99"), 10.0);
+            // Remote delivered: 4 at 110 ms, 4 after 8 min; nearest-rank p50 is the 4th.
+            assert_eq!(m("delivery.remote.latency_ms.p50"), 110.0);
+        }
+    }
+}

@@ -168,14 +168,78 @@ fn auto_drops_the_rows_once_past_its_limit() {
     let fin = simulate(&scn, false, false, false).expect("simulate");
     let (rows, stats, full) = gather_deliveries(&fin.observer, &fin.world, fin.end, |_| true);
     let total = rows.len();
-    assert!(full && total > 500 && stats.rows as usize == total);
-    assert_eq!(stats.latencies.len() as u64, stats.hist.count);
+    assert!(full && total > 500 && stats.all.rows as usize == total);
+    assert_eq!(stats.all.latencies.len() as u64, stats.all.hist.count);
     // A limit of 100 rows: the 101st switches to summary mode and frees what was kept.
     let (rows, stats, full) = gather_deliveries(&fin.observer, &fin.world, fin.end, |n| n <= 100);
-    assert!(!full && rows.is_empty() && stats.latencies.is_empty());
-    assert_eq!(stats.rows as usize, total, "every pair still counted");
+    assert!(!full && rows.is_empty() && stats.all.latencies.is_empty());
+    assert_eq!(stats.all.rows as usize, total, "every pair still counted");
     // Summary mode never keeps a row.
     let (rows, stats, full) = gather_deliveries(&fin.observer, &fin.world, fin.end, |_| false);
-    assert!(!full && rows.is_empty() && stats.latencies.is_empty());
-    assert_eq!(stats.rows as usize, total);
+    assert!(!full && rows.is_empty() && stats.all.latencies.is_empty());
+    assert_eq!(stats.all.rows as usize, total);
+}
+
+/// Summary mode counts receipts as they come (bits and latencies, no per-pair map): every
+/// delivery figure must equal what the end-of-run scan over full mode's per-pair map gives,
+/// exactly, and so must every metric computed from them.
+#[test]
+fn summary_mode_counts_exactly_what_full_mode_counts() {
+    use stickysim::observe::metrics::compute_with;
+    use stickysim::run::simulate;
+    use stickysim::run::write::gather_deliveries;
+    let mut cases: Vec<(
+        String,
+        stickysim::scenario::Scenario,
+        stickysim::scenario::Scenario,
+    )> = vec![(
+        "summary_call".into(),
+        scenario(&call("full")),
+        scenario(&call("summary")),
+    )];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in [
+        "matrixrtc_call",
+        "partition_catch_up",
+        "new_joiner",
+        "rate_limit_policies",
+        "transitive_delivery",
+        "expiry_divergence",
+        "spam_window",
+    ] {
+        let path = root.join("scenarios").join(format!("{name}.toml"));
+        let load = |records: &str| {
+            stickysim::scenario::load_path(&path, &[format!("simulation.records={records}")])
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+        };
+        cases.push((name.into(), load("full"), load("summary")));
+    }
+    for (name, full_scn, summ_scn) in cases {
+        let full = simulate(&full_scn, false, false, false).expect("simulate");
+        let summ = simulate(&summ_scn, false, false, false).expect("simulate");
+        assert!(full.observer.tally.is_none() && !full.observer.received.is_empty());
+        let tally = summ
+            .observer
+            .tally
+            .as_ref()
+            .expect("summary mode keeps a tally");
+        assert!(summ.observer.received.is_empty(), "{name}: no per-pair map");
+        let (_, old, _) = gather_deliveries(&full.observer, &full.world, full.end, |_| false);
+        let (rows, new, full_kept) =
+            gather_deliveries(&summ.observer, &summ.world, summ.end, |_| true);
+        assert!(rows.is_empty() && !full_kept);
+        assert!(old.all.rows > 0, "{name}: pairs to count");
+        assert_eq!(old, new, "{name}: delivery figures");
+        assert!(
+            (tally.deferred_len() as u64) * 10 <= old.all.rows,
+            "{name}: {} receipts left undecided of {} pairs",
+            tally.deferred_len(),
+            old.all.rows
+        );
+        let interval = full_scn.file.simulation.sample_interval.us().max(1);
+        let a = compute_with(&full.observer, &full.world, old, full.end, interval, true);
+        let b = compute_with(&summ.observer, &summ.world, new, summ.end, interval, true);
+        assert_eq!(a.metrics, b.metrics, "{name}: metrics");
+        assert_eq!(a.latency_hist, b.latency_hist, "{name}");
+    }
 }

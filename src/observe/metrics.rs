@@ -1,10 +1,11 @@
 //! The metrics of README "Metrics", computed from what the observer kept. A metric with no data is
 //! left out rather than reported as 0.
 
-use super::delivery::{DeliveryRow, Fate, CAUSES};
+use super::delivery::DeliveryRow;
+use super::pairs::DeliveryStats;
 use super::recorder::Observer;
 use super::stats::{mean, percentile, LogHistogram};
-use super::{Metrics, Path};
+use super::Metrics;
 use crate::kernel::Time;
 use crate::matrix::msg::Outcome;
 use crate::matrix::world::World;
@@ -63,80 +64,6 @@ pub struct Computed {
     pub ghost_hist: LogHistogram,
 }
 
-/// The `delivery.*` figures, fed one row at a time: summary mode keeps only the
-/// histogram and the counts, full mode also the exact latencies.
-#[derive(Clone, Debug)]
-pub struct DeliveryStats {
-    /// Exact latencies (ms), kept while `keep_values`.
-    pub latencies: Vec<f64>,
-    pub keep_values: bool,
-    pub hist: LogHistogram,
-    pub rows: u64,
-    pub lost: u64,
-    pub pending: u64,
-    pub by_cause: BTreeMap<&'static str, u64>,
-    pub by_path: BTreeMap<&'static str, u64>,
-    /// Pairs delivered (to the client) within 1 s, 10 s and 60 s of being sent.
-    pub within: [u64; 3],
-}
-
-/// The `delivery.within_*` thresholds, in ms, with their metric names.
-pub const WITHIN: [(&str, f64); 3] = [
-    ("delivery.within_1s", 1_000.0),
-    ("delivery.within_10s", 10_000.0),
-    ("delivery.within_60s", 60_000.0),
-];
-
-impl DeliveryStats {
-    pub fn new(keep_values: bool) -> Self {
-        DeliveryStats {
-            latencies: vec![],
-            keep_values,
-            hist: LogHistogram::new(),
-            rows: 0,
-            lost: 0,
-            pending: 0,
-            by_cause: BTreeMap::new(),
-            by_path: BTreeMap::new(),
-            within: [0; 3],
-        }
-    }
-
-    pub fn add(&mut self, r: &DeliveryRow) {
-        self.rows += 1;
-        match &r.fate {
-            Fate::Delivered {
-                client_received,
-                path,
-                ..
-            } => {
-                let l = ms(client_received.saturating_sub(r.sent));
-                if self.keep_values {
-                    self.latencies.push(l);
-                }
-                self.hist.add(l);
-                for (n, (_, limit)) in self.within.iter_mut().zip(WITHIN) {
-                    if l <= limit {
-                        *n += 1;
-                    }
-                }
-                *self.by_path.entry(path).or_insert(0) += 1;
-            }
-            Fate::Lost { cause, .. } => {
-                self.lost += 1;
-                *self.by_cause.entry(cause).or_insert(0) += 1;
-            }
-            Fate::Pending => self.pending += 1,
-        }
-    }
-
-    /// Stop keeping exact values (and free them): summary mode from now on.
-    pub fn drop_values(&mut self) {
-        self.keep_values = false;
-        self.latencies = vec![];
-    }
-}
-
 pub fn compute(
     obs: &Observer,
     w: &World,
@@ -163,60 +90,7 @@ pub fn compute_with(
 ) -> Computed {
     let mut m = Metrics::new();
     // delivery.*
-    let DeliveryStats {
-        latencies: mut lat,
-        hist: lat_hist,
-        rows,
-        lost,
-        pending,
-        by_cause,
-        by_path,
-        within,
-        ..
-    } = stats;
-    let count = rows - pending;
-    m.insert("delivery.count".into(), count as f64);
-    m.insert("delivery.lost".into(), lost as f64);
-    m.insert("delivery.pending_at_end".into(), pending as f64);
-    // Fractions of every due pair (delivered, lost and pending alike): a policy that loses
-    // pairs cannot look fast by leaving them out. No pair due: no fraction.
-    if rows > 0 {
-        let delivered = rows - lost - pending;
-        m.insert(
-            "delivery.delivered_fraction".into(),
-            delivered as f64 / rows as f64,
-        );
-        for (n, (name, _)) in within.iter().zip(WITHIN) {
-            m.insert(name.into(), *n as f64 / rows as f64);
-        }
-    }
-    for c in CAUSES {
-        m.insert(
-            format!("delivery.lost_by_cause.{c}"),
-            *by_cause.get(c).unwrap_or(&0) as f64,
-        );
-    }
-    // Every path, zero included: a claim `by_path.catch_up == 0` is about real data.
-    for p in [
-        Path::Direct,
-        Path::Retry,
-        Path::CatchUp,
-        Path::JoinPush,
-        Path::Transitive,
-    ] {
-        let n = by_path.get(p.as_str()).copied().unwrap_or(0);
-        m.insert(format!("delivery.by_path.{}", p.as_str()), n as f64);
-    }
-    let ps = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
-    dist_metrics(
-        &mut m,
-        "delivery.latency_ms",
-        &mut lat,
-        &lat_hist,
-        summary_mode,
-        &ps,
-        true,
-    );
+    let lat_hist = stats.metrics(&mut m, summary_mode);
 
     // federation.*
     let fed = &obs.fed;

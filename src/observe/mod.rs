@@ -8,9 +8,11 @@
 pub mod convergence;
 pub mod delivery;
 pub mod metrics;
+pub mod pairs;
 pub mod recorder;
 pub mod stats;
 pub mod tables;
+pub mod tally;
 
 use crate::matrix::probe::Arrival;
 use std::collections::BTreeMap;

@@ -2,6 +2,7 @@
 //! `sample_interval`, and keeps what the metrics and CSV files need.
 
 use super::convergence::{view_agreement, Open};
+use super::tally::{History, Tally};
 use super::Path;
 use crate::kernel::Time;
 use crate::matrix::msg::Outcome;
@@ -66,6 +67,8 @@ pub struct SeriesRow {
 pub struct EventInfo {
     pub created: Time,
     pub origin_end: Time,
+    /// Its position among its room's sticky events (0, 1, ...), for summary mode's bits.
+    pub ord: u32,
 }
 
 /// A sticky event accepted by a server (for the spam window).
@@ -86,8 +89,13 @@ pub struct Observer {
     pub events: BTreeMap<PduId, EventInfo>,
     /// (server, pdu) -> (time, path, attempts) of the first acceptance.
     pub arrivals: HashMap<(ServerId, PduId), (Time, Path, u32)>,
-    /// (client, pdu) -> first time the client received it.
+    /// (client, pdu) -> first time the client received it (full mode only).
     pub received: HashMap<(ClientId, PduId), Time>,
+    /// Summary mode: receipts as bits and latencies counted as they come, instead of
+    /// `received`.
+    pub tally: Option<Tally>,
+    /// Sticky events per room so far (the next `EventInfo::ord`).
+    room_events: Vec<u32>,
     pub dropped: HashSet<(ServerId, PduId)>,
     pub never_sent: HashSet<(ServerId, PduId)>,
     /// (dest, pdu) -> whether dest could be reached when it expired in the queue.
@@ -122,9 +130,12 @@ pub struct Observer {
 }
 
 impl Observer {
-    pub fn new(clients: usize) -> Observer {
+    /// An observer for `clients` clients; `summary`: `records = "summary"`, where no
+    /// per-pair receipt is kept (see [`Tally`]).
+    pub fn new(clients: usize, summary: bool) -> Observer {
         Observer {
             online: vec![false; clients],
+            tally: summary.then(Tally::default),
             ..Default::default()
         }
     }
@@ -170,11 +181,18 @@ impl Observer {
                     self.leaves.push(t);
                 }
                 if let Some(end) = origin_end {
+                    let room = ev.room.ix();
+                    if self.room_events.len() <= room {
+                        self.room_events.resize(room + 1, 0);
+                    }
+                    let ord = self.room_events[room];
+                    self.room_events[room] += 1;
                     self.events.insert(
                         pdu,
                         EventInfo {
                             created: t,
                             origin_end: end,
+                            ord,
                         },
                     );
                     if let Some(key) = ev.map_key() {
@@ -351,7 +369,21 @@ impl Observer {
                     && before != after
                     && (after.as_ref().is_some_and(|a| a.active)
                         || before.as_ref().is_some_and(|b| b.active));
-                self.received.entry((client, *pdu)).or_insert(t);
+                match &mut self.tally {
+                    None => {
+                        self.received.entry((client, *pdu)).or_insert(t);
+                    }
+                    Some(tally) => {
+                        if let Some(info) = self.events.get(pdu) {
+                            let h = History {
+                                w,
+                                membership: &self.membership,
+                                online: &self.online_changes,
+                            };
+                            tally.receipt(&h, client, *pdu, info, t);
+                        }
+                    }
+                }
                 if !actionable {
                     inact += 1;
                 }

@@ -35,6 +35,10 @@ pub struct LogHistogram {
     pub sum: f64,
     pub min: f64,
     pub max: f64,
+    /// The exact sum in µs of values given by [`LogHistogram::add_us`]: `sum` is derived
+    /// from it, so it does not depend on the order the values came in.
+    #[serde(skip)]
+    sum_us: u128,
 }
 
 pub const BUCKETS_PER_DECADE: u32 = 200;
@@ -52,11 +56,23 @@ impl LogHistogram {
     }
 
     pub fn add(&mut self, v: f64) {
-        if !v.is_finite() {
-            return;
+        if v.is_finite() {
+            self.sum += v;
+            self.record(v);
         }
+    }
+
+    /// A duration in µs, added as milliseconds; the sum is kept exact (in µs), so that
+    /// values fed in any order give the same `sum` and mean.
+    pub fn add_us(&mut self, us: u64) {
+        self.sum_us += u128::from(us);
+        self.sum = self.sum_us as f64 / 1000.0;
+        self.record(crate::kernel::time::to_ms_f64(us));
+    }
+
+    /// Count `v` (finite) in everything but `sum`.
+    fn record(&mut self, v: f64) {
         self.count += 1;
-        self.sum += v;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         if v <= self.zero_threshold {

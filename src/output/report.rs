@@ -82,7 +82,9 @@ pub fn format_metric(name: &str, v: f64) -> String {
         format!("{}/s", format::count(v.round()))
     } else if name.ends_with("_s") {
         format!("{} s", format::sig(v, 3))
-    } else if name.contains("fraction") || name.starts_with("delivery.within_") {
+    } else if name.contains("fraction")
+        || (name.starts_with("delivery.") && name.contains(".within_"))
+    {
         format!("{}%", format::sig(v * 100.0, 3))
     } else if v.fract() == 0.0 {
         format::count(v)
@@ -99,6 +101,11 @@ fn metric_note(name: &str) -> &'static str {
             " (of all due pairs; lost and pending count as not within)"
         }
         "delivery.latency_ms" => " (over delivered pairs only)",
+        "delivery.local" => " (recipient on the sender's own server; fractions of its due pairs)",
+        "delivery.remote" => " (recipient on another server; fractions of its due pairs)",
+        "delivery.local.latency_ms" | "delivery.remote.latency_ms" => {
+            " (over delivered pairs only)"
+        }
         "spam.window_ms" => " (longest stretch)",
         _ => "",
     }

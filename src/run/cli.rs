@@ -72,6 +72,9 @@ pub enum Command {
 pub enum BenchCmd {
     /// PHOLD on the simulation kernel (README "Performance").
     Phold(crate::bench::phold::PholdParams),
+    /// The generated large federation at 1 000 and 10 000 servers (100 000 with --huge):
+    /// events, wall time, peak memory and cost per delivery pair (README "Performance").
+    Scale(crate::bench::scale::ScaleParams),
 }
 
 /// Runs a command; returns the exit code (0 ok, 1 a claim failed, 2 bad input).
@@ -88,6 +91,9 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Bench {
             which: BenchCmd::Phold(p),
         } => crate::bench::phold::cli(&p).map(|()| 0),
+        Command::Bench {
+            which: BenchCmd::Scale(p),
+        } => crate::bench::scale::cli(&p).map(|()| 0),
     }
 }
 

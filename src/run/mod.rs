@@ -76,7 +76,8 @@ pub fn simulate_guarded(
     let built = crate::app::build(scn, trace)?;
     let end = scn.file.simulation.duration.us();
     let interval = scn.file.simulation.sample_interval.us().max(1);
-    let mut observer = Observer::new(built.sim.world.clients.len());
+    let summary = scn.file.simulation.records == RecordsMode::Summary;
+    let mut observer = Observer::new(built.sim.world.clients.len(), summary);
     let mut sim = Simulation::with_capacity(built.sim, 1 << 12);
     for (t, ev) in built.initial {
         sim.schedule_at(t, ev);

@@ -5,9 +5,11 @@ use crate::kernel::time::to_ms_f64;
 use crate::kernel::Time;
 use crate::matrix::world::World;
 use crate::observe::delivery::{for_each_delivery, sort_rows, DeliveryRow};
-use crate::observe::metrics::{compute_with, DeliveryStats};
+use crate::observe::metrics::compute_with;
+use crate::observe::pairs::DeliveryStats;
 use crate::observe::recorder::Observer;
 use crate::observe::tables;
+use crate::observe::tally::summary_stats;
 use crate::output::files::{digest, write_atomic};
 use crate::output::sequence::{render, SEQUENCE_CAP};
 use crate::output::trace;
@@ -24,6 +26,10 @@ pub fn gather_deliveries(
     end: Time,
     full_at: impl Fn(usize) -> bool,
 ) -> (Vec<DeliveryRow>, DeliveryStats, bool) {
+    if let Some(tally) = &obs.tally {
+        // Summary mode from the start: no receipt times were kept.
+        return (vec![], summary_stats(obs, tally, w, end), false);
+    }
     let mut rows = vec![];
     let mut full = full_at(0);
     let mut stats = DeliveryStats::new(full);
@@ -57,7 +63,7 @@ pub fn write_run(
     let records_note = match (mode, full) {
         (RecordsMode::Auto, false) => Some(format!(
             "records = \"auto\" switched to summary mode: {} delivery rows exceed 1 000 000",
-            stats.rows
+            stats.all.rows
         )),
         _ => None,
     };
