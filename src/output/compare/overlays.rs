@@ -320,12 +320,21 @@ pub fn federation_overlay(runs: &[RunData]) -> Figure {
 
 /// The overlay figures, in a fixed order.
 pub fn figures(runs: &[RunData]) -> Vec<Figure> {
-    vec![
+    let mut figs = vec![
         latency_overlay(runs),
         convergence_overlay(runs),
         federation_overlay(runs),
-        ghosts_overlay(runs),
-    ]
+    ];
+    // Only when there is something to draw: the report says why it is missing otherwise.
+    if runs.iter().any(has_crashes) {
+        figs.push(ghosts_overlay(runs));
+    }
+    figs
+}
+
+/// Whether a MatrixRTC participant of the run crashed (`rtc.crashes` > 0).
+pub fn has_crashes(r: &RunData) -> bool {
+    r.metrics.get("rtc.crashes").is_some_and(|c| *c > 0.0)
 }
 
 /// Ghost durations of crashed MatrixRTC participants (crash → no live client shows them)
@@ -346,8 +355,13 @@ pub fn ghosts_overlay(runs: &[RunData]) -> Figure {
         .range(Some(0.0), Some(1.0)),
     );
     let mut notes = vec![];
+    let mut quiet: Vec<String> = vec![];
     let mut lines: Vec<(String, Vec<(f64, f64)>)> = vec![];
     for r in runs {
+        if !has_crashes(r) {
+            quiet.push(r.label.clone());
+            continue;
+        }
         let mut v = vec![];
         let read = read_csv(&r.dir.join("ghosts.csv"), &["ghost_ms"], |_, c| {
             if let Some(g) = num("ghost_ms", c[0])? {
@@ -366,7 +380,7 @@ pub fn ghosts_overlay(runs: &[RunData]) -> Figure {
             }
         };
         if crashes <= 0.0 {
-            notes.push(format!("{}: no participant crashed", r.label));
+            quiet.push(r.label.clone());
             continue;
         }
         let label = format!(
@@ -386,7 +400,58 @@ pub fn ghosts_overlay(runs: &[RunData]) -> Figure {
     Figure {
         name: "ghosts".into(),
         title: "MatrixRTC ghosts: time a crashed participant stayed visible (CDF)".into(),
-        caption: "Every crash is in the denominator: a line flat below 100% to the right edge shows participants still visible when the run ended (the legend counts them). Where lines coincide, the later run's is drawn on top.".into(),
+        caption: format!(
+            "Every crash is in the denominator: a line flat below 100% to the right edge shows participants still visible when the run ended (the legend counts them). Where lines coincide, the later run's is drawn on top.{}",
+            if quiet.is_empty() {
+                String::new()
+            } else {
+                format!(" No crash, so no line: {}.", quiet.join(", "))
+            }
+        ),
         panels: vec![panel],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(dir: &std::path::Path, label: &str, crashes: u32, ghosts: Option<&str>) -> RunData {
+        std::fs::create_dir_all(dir).unwrap();
+        let summary = format!(r#"{{"metrics": {{"rtc.crashes": {crashes}}}}}"#);
+        std::fs::write(dir.join("summary.json"), summary).unwrap();
+        if let Some(csv) = ghosts {
+            std::fs::write(dir.join("ghosts.csv"), csv).unwrap();
+        }
+        let mut r = RunData::load(dir).unwrap();
+        r.label = label.into();
+        r
+    }
+
+    #[test]
+    fn ghosts_cdf_counts_every_crash() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Three crashes: gone after 1 s and 3 s, one never gone -> the line ends at 2/3.
+        let csv = "participant,room,crash_ms,gone_ms,ghost_ms\n\
+                   a,r,0.000,1000.000,1000.000\nb,r,0.000,3000.000,3000.000\nc,r,5.000,,\n";
+        let a = run(&tmp.path().join("a"), "A", 3, Some(csv));
+        let b = run(&tmp.path().join("b"), "B", 0, None);
+        let fig = ghosts_overlay(&[a.clone(), b.clone()]);
+        let p = &fig.panels[0];
+        assert_eq!(p.series.len(), 1);
+        assert_eq!(p.series[0].name, "A\n2 of 3 crashes gone");
+        let Mark::Step(pts) = &p.series[0].marks[0] else {
+            panic!("a step line")
+        };
+        assert_eq!(pts.last().copied(), Some((3000.0, 2.0 / 3.0)));
+        // Carried flat to 1.25 x the largest duration.
+        assert_eq!(
+            p.series[0].marks[1],
+            Mark::Line(vec![(3000.0, 2.0 / 3.0), (3750.0, 2.0 / 3.0)])
+        );
+        assert!(fig.caption.ends_with("No crash, so no line: B."));
+        // No crash anywhere: no ghosts chart at all.
+        assert!(figures(&[b.clone(), b]).iter().all(|f| f.name != "ghosts"));
+        assert!(figures(&[a.clone(), a]).iter().any(|f| f.name == "ghosts"));
     }
 }

@@ -139,6 +139,13 @@ fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
                 flatten(&key, x, out);
             }
         }
+        // An array of tables (`workload`, `fault`) by index, as `--set` names them
+        // (`workload.0.heartbeat.leave_delay`), so one changed key is one row.
+        toml::Value::Array(a) if !a.is_empty() && a.iter().all(toml::Value::is_table) => {
+            for (i, x) in a.iter().enumerate() {
+                flatten(&format!("{prefix}.{i}"), x, out);
+            }
+        }
         other => {
             let mut text = other.to_string();
             if text.chars().count() > 80 {
@@ -315,6 +322,12 @@ pub fn report_text(runs: &[RunData], plots: &[(String, String)]) -> String {
         if !note.is_empty() {
             let _ = writeln!(md, "{note}\n");
         }
+    }
+    if !plots.iter().any(|p| p.0 == "ghosts") {
+        let _ = writeln!(
+            md,
+            "No `ghosts` chart: no run has a crashed MatrixRTC participant.\n"
+        );
     }
     md
 }

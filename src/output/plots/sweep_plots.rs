@@ -358,10 +358,25 @@ fn sweep_figure(d: &SweepData, metric: &str, key: &str) -> Figure {
         .iter()
         .flat_map(|g| g.1.iter())
         .any(|(_, a)| a.value() < 0.0 || a.interval().is_some_and(|i| i.0 < 0.0));
-    if !any_negative {
+    // A duration spread over 100× or more (0.1 s against 2 min) on a log axis, so the
+    // small values are not flattened onto zero; else a linear axis from 0.
+    let ys: Vec<f64> = groups
+        .iter()
+        .flat_map(|g| g.1.iter())
+        .flat_map(|(_, a)| {
+            let (lo, hi) = a.interval().unwrap_or((a.value(), a.value()));
+            [a.value(), lo, hi]
+        })
+        .collect();
+    let ylo = ys.iter().copied().fold(f64::INFINITY, f64::min);
+    let yhi = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if kind == AxisKind::Time && ylo > 0.0 && yhi / ylo >= 100.0 {
+        y_axis = y_axis.log();
+        y_axis.label = format!("{metric} (log scale)");
+    } else if !any_negative {
         y_axis = y_axis.range(Some(0.0), None);
     }
-    let overlaps = coinciding(&groups);
+    let overlaps = coinciding(&groups, y_axis.scale == super::figure::Scale::Log);
     let ng = groups.len();
     let cap = if ng > LEGEND_CAP { LEGEND_CAP - 1 } else { ng };
     let mut panel = Panel::new(x_axis, y_axis);
@@ -467,7 +482,12 @@ fn sweep_figure(d: &SweepData, metric: &str, key: &str) -> Figure {
     if !overlaps.is_empty() {
         let _ = write!(
             caption,
-            " Drawn over each other (within 1% of the axis): {}.",
+            " Drawn over each other (within 1% of the axis; {}): {}.",
+            others
+                .iter()
+                .map(|k| short_key(k))
+                .collect::<Vec<_>>()
+                .join("/"),
             overlaps.join("; ")
         );
     }
@@ -480,35 +500,69 @@ fn sweep_figure(d: &SweepData, metric: &str, key: &str) -> Figure {
     }
 }
 
-/// Pairs of lines whose values differ by at most 1% of the values' span at every x they
-/// share (the later one hides the earlier): `"a = b"` with the labels on one line.
-fn coinciding(groups: &[(String, Vec<(f64, &Agg)>)]) -> Vec<String> {
+/// Groups of lines whose values differ by at most 1% of the values' span at every x they
+/// share (the later hides the earlier), each as `"a = b = c"` with labels on one line;
+/// at most three groups, then how many more.
+fn coinciding(groups: &[(String, Vec<(f64, &Agg)>)], log: bool) -> Vec<String> {
+    // Compared as drawn: on a log axis, by their logarithms.
+    let y = |a: &Agg| if log { a.value().log10() } else { a.value() };
     let all: Vec<f64> = groups
         .iter()
-        .flat_map(|g| g.1.iter().map(|(_, a)| a.value()))
+        .flat_map(|g| g.1.iter().map(|(_, a)| y(a)))
         .collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let tol = (hi - lo).abs() * 0.01;
-    let mut out = vec![];
-    for (i, a) in groups.iter().enumerate() {
-        for b in &groups[i + 1..] {
-            let mut xa: Vec<(f64, f64)> = a.1.iter().map(|(x, g)| (*x, g.value())).collect();
-            let mut xb: Vec<(f64, f64)> = b.1.iter().map(|(x, g)| (*x, g.value())).collect();
-            xa.sort_by(|p, q| p.0.total_cmp(&q.0));
-            xb.sort_by(|p, q| p.0.total_cmp(&q.0));
-            let same_x = xa.len() == xb.len() && xa.iter().zip(&xb).all(|(p, q)| p.0 == q.0);
-            if same_x && !xa.is_empty() && xa.iter().zip(&xb).all(|(p, q)| (p.1 - q.1).abs() <= tol)
-            {
-                out.push(format!(
-                    "{} = {}",
-                    a.0.replace('\n', ", "),
-                    b.0.replace('\n', ", ")
-                ));
-            }
+    let line = |g: &(String, Vec<(f64, &Agg)>)| {
+        let mut v: Vec<(f64, f64)> = g.1.iter().map(|(x, a)| (*x, y(a))).collect();
+        v.sort_by(|p, q| p.0.total_cmp(&q.0));
+        v
+    };
+    let lines: Vec<Vec<(f64, f64)>> = groups.iter().map(line).collect();
+    let same = |a: &[(f64, f64)], b: &[(f64, f64)]| {
+        !a.is_empty()
+            && a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(p, q)| p.0 == q.0 && (p.1 - q.1).abs() <= tol)
+    };
+    // Each line joins the first earlier cluster it coincides with a member of.
+    let mut cluster: Vec<usize> = (0..lines.len()).collect();
+    for j in 0..lines.len() {
+        if let Some(i) = (0..j).find(|&i| same(&lines[i], &lines[j])) {
+            cluster[j] = cluster[i];
         }
     }
+    let mut out = vec![];
+    for c in 0..lines.len() {
+        let members: Vec<String> = (0..lines.len())
+            .filter(|&j| cluster[j] == c)
+            .map(|j| values_only(&groups[j].0))
+            .collect();
+        match members.len() {
+            0 | 1 => {}
+            n if n == lines.len() => out.push(format!("all {n} lines")),
+            n if n > 3 => out.push(format!("{} and {} more", members[..3].join(" = "), n - 3)),
+            _ => out.push(members.join(" = ")),
+        }
+    }
+    if out.len() > 3 {
+        let more = out.len() - 3;
+        out.truncate(3);
+        out.push(format!("{more} more groups"));
+    }
     out
+}
+
+/// A line label without the key names: "leave_delay=5s\nrestart_every=2s" -> "5s/2s".
+fn values_only(label: &str) -> String {
+    label
+        .split(['\n', ','])
+        .map(|part| part.trim())
+        .filter(|part| !part.is_empty())
+        .map(|part| part.split_once('=').map_or(part, |(_, v)| v))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// For a latency percentile (over delivered pairs only): where under 99% of due pairs were
@@ -536,4 +590,32 @@ fn undelivered_note(d: &SweepData, metric: &str) -> String {
         shares.len(),
         format::sig(min * 100.0, 3)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn line_labels_shorten_to_values() {
+        assert_eq!(
+            values_only("leave_delay=5s\nrestart_every=2s, loss=0.0"),
+            "5s/2s/0.0"
+        );
+        assert_eq!(values_only("policy=defer"), "defer");
+    }
+
+    #[test]
+    fn duration_keys_are_numbers_in_ms() {
+        assert_eq!(key_number(&json!("8s")), Some(8000.0));
+        assert_eq!(key_number(&json!("1m30s")), Some(90000.0));
+        assert_eq!(key_number(&json!(0.05)), Some(0.05));
+        assert_eq!(key_number(&json!("defer")), None);
+        // "5s", "30s", "8s" in that order: numeric, durations, placed by value.
+        let xs = [json!("5s"), json!("30s"), json!("8s")];
+        assert_eq!(numeric_kind(&xs), (true, true));
+        assert_eq!(numeric_kind(&[json!(5.0), json!(10.0)]), (true, false));
+        assert_eq!(numeric_kind(&[json!("5s"), json!("defer")]), (false, false));
+    }
 }
