@@ -58,6 +58,8 @@ fn paired_table_matches_the_summaries() {
     let code = dispatch(Command::Compare(stickysim::output::compare::CompareArgs {
         runs: dirs.clone(),
         out: out.clone(),
+        points: None,
+        seed: None,
     }))
     .unwrap();
     assert_eq!(code, 0);
@@ -130,6 +132,8 @@ fn paired_table_matches_the_summaries() {
     dispatch(Command::Compare(stickysim::output::compare::CompareArgs {
         runs: dirs.clone(),
         out: out2.clone(),
+        points: None,
+        seed: None,
     }))
     .unwrap();
     for f in ["report.md", "compare.csv", "plots/latency_cdf.svg"] {
@@ -201,6 +205,8 @@ fn bad_folders_exit_2() {
         let code = dispatch(Command::Compare(stickysim::output::compare::CompareArgs {
             runs: vec![good.clone(), bad.clone()],
             out: tmp.path().join("out"),
+            points: None,
+            seed: None,
         }))
         .unwrap();
         assert_eq!(code, 2, "{}", bad.display());

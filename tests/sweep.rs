@@ -496,7 +496,7 @@ fn tables_follow_the_format() {
         .collect();
     assert_eq!(
         rows[0].join(","),
-        "point,servers.defaults.inbound.policy,workload.0.rate,metric,n,mean,std,ci95_lo,ci95_hi,min,median,max"
+        "point,servers.defaults.inbound.policy,workload.0.rate,metric,n,mean,std,ci95_lo,ci95_hi,min,median,max,pooled,pooled_n,pooled_ci95_lo,pooled_ci95_hi,warning"
     );
     assert_eq!(rows.len(), 1 + 6 * 4);
     let row = |point: &str, metric: &str| {

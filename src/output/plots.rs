@@ -13,6 +13,7 @@ mod render;
 mod run_plots;
 mod sweep_plots;
 mod text;
+mod tradeoff;
 
 pub use figure::{Axis, AxisKind, Figure, Hue, Mark, Markers, Panel, Scale, Series, Shade};
 pub use render::{write_figure, HEIGHT, WIDTH};
@@ -20,7 +21,10 @@ pub use run_plots::{
     bin_width_ms, cdf_points, convergence_figure, federation_figure, latency_cdf_figure,
     rtc_ghosts_figure, run_figures, spam_window_figure,
 };
-pub use sweep_plots::{file_safe, short_key, sweep_figures, value_text, Agg, SweepData};
+pub use sweep_plots::{
+    file_safe, key_number, short_key, sweep_figures, value_text, Agg, SweepData,
+};
+pub use tradeoff::{higher_is_better, pareto_front, tradeoff_figure};
 
 use super::files;
 use anyhow::Result;

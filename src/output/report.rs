@@ -509,13 +509,32 @@ pub fn sweep_report_text(dir: &Path) -> Result<String> {
     const MAX_ROWS: usize = 40;
     for metric in &d.headline {
         let _ = writeln!(md, "## `{metric}`\n");
+        let pooled = d.points.iter().any(|(p, _)| {
+            d.agg
+                .get(&(metric.clone(), *p))
+                .is_some_and(|a| a.pooled.is_some())
+        });
+        if pooled {
+            let _ = writeln!(
+                md,
+                "The percentile of every sample of the point's seeds together (n = samples); the interval resamples the seeds (`aggregate.csv` `pooled*`; the mean of the seeds' own values is in `mean`).\n"
+            );
+        }
         let mut header = String::from("|");
         let mut rule = String::from("|");
         for k in &d.keys {
             let _ = write!(header, " {} |", esc(short_key(k)));
             rule.push_str(" --- |");
         }
-        let _ = writeln!(md, "{header} mean | 95% CI | n |\n{rule} --- | --- | --- |");
+        let (value, n) = if pooled {
+            ("pooled", "samples")
+        } else {
+            ("mean", "n")
+        };
+        let _ = writeln!(
+            md,
+            "{header} {value} | 95% CI | {n} | note |\n{rule} --- | --- | --- | --- |"
+        );
         let mut shown = 0;
         let mut absent = 0;
         for (point, vals) in &d.points {
@@ -532,21 +551,24 @@ pub fn sweep_report_text(dir: &Path) -> Result<String> {
                 let v = vals.get(k).map(value_text).unwrap_or_default();
                 let _ = write!(row, " {} |", esc(&v));
             }
-            let ci = match (a.ci95_lo, a.ci95_hi) {
-                (Some(lo), Some(hi)) if a.n > 1.0 => {
-                    format!(
-                        "{} – {}",
-                        format_metric(metric, lo),
-                        format_metric(metric, hi)
-                    )
-                }
-                _ => "—".into(),
+            let ci = match a.interval() {
+                Some((lo, hi)) => format!(
+                    "{} – {}",
+                    format_metric(metric, lo),
+                    format_metric(metric, hi)
+                ),
+                None => "—".into(),
+            };
+            let count = match (a.pooled, a.pooled_n) {
+                (Some(_), Some(n)) => n,
+                _ => a.n,
             };
             let _ = writeln!(
                 md,
-                "{row} {} | {ci} | {} |",
-                format_metric(metric, a.mean),
-                format::count(a.n)
+                "{row} {} | {ci} | {} | {} |",
+                format_metric(metric, a.value()),
+                format::count(count),
+                esc(&a.warning)
             );
         }
         if shown > MAX_ROWS {
@@ -565,6 +587,21 @@ pub fn sweep_report_text(dir: &Path) -> Result<String> {
             if dir.join("plots").join(format!("{stem}.png")).is_file() {
                 let _ = writeln!(md, "![{metric} vs {}](plots/{stem}.png)\n", short_key(k));
             }
+        }
+    }
+    if let [a, b] = d.tradeoff.as_slice() {
+        let stem = format!(
+            "tradeoff_{}__{}",
+            crate::output::plots::file_safe(a),
+            crate::output::plots::file_safe(b)
+        );
+        let _ = writeln!(md, "## Trade-off: `{b}` vs `{a}`\n");
+        let _ = writeln!(
+            md,
+            "Each dot is a point; the line joins the Pareto front (no other point is better on both).\n"
+        );
+        if dir.join("plots").join(format!("{stem}.png")).is_file() {
+            let _ = writeln!(md, "![trade-off](plots/{stem}.png)\n");
         }
     }
     Ok(md.trim_end().to_string() + "\n")

@@ -397,7 +397,7 @@ fn flatten_sweep(sweep: &toml::Table) -> Vec<(String, toml::Value)> {
             match v {
                 toml::Value::Table(inner)
                     if !(prefix.is_empty()
-                        && ["seeds", "zip", "headline"].contains(&k.as_str())) =>
+                        && ["seeds", "zip", "headline", "tradeoff"].contains(&k.as_str())) =>
                 {
                     walk(&key, inner, out)
                 }
@@ -434,11 +434,20 @@ fn check_sweep(file: &ScenarioFile, table: &toml::Table, base: &[Problem], ctx: 
                 }
             }
             "zip" => {}
-            // The metrics a sweep's report and plots lead with (not a scenario key).
-            "headline" => {
+            // The metrics a sweep's report and plots lead with, and the two metrics of
+            // the trade-off chart (not scenario keys).
+            "headline" | "tradeoff" => {
                 let ok = v.as_array().is_some_and(|a| a.iter().all(|x| x.is_str()));
                 if !ok {
                     push(kp, "must be a list of metric names".to_string());
+                    continue;
+                }
+                let n = v.as_array().map_or(0, Vec::len);
+                if k == "tradeoff" && n != 2 {
+                    push(
+                        kp,
+                        format!("must name exactly two metrics, e.g. [\"rtc.ghost_ms.p50\", \"federation.attempts\"] (got {n})"),
+                    );
                     continue;
                 }
                 for (j, name) in v.as_array().into_iter().flatten().enumerate() {

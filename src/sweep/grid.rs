@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 pub const SEEDS_KEY: &str = "seeds";
 pub const ZIP_KEY: &str = "zip";
 pub const HEADLINE_KEY: &str = "headline";
+pub const TRADEOFF_KEY: &str = "tradeoff";
 
 /// Headline metrics when `[sweep]` names none.
 pub const DEFAULT_HEADLINE: [&str; 3] = [
@@ -39,6 +40,9 @@ pub struct SweepMeta {
     pub seeds: Vec<u64>,
     pub points: Vec<PointMeta>,
     pub headline: Vec<String>,
+    /// The two metrics of the trade-off chart (`[sweep] tradeoff`); absent when not asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tradeoff: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -209,6 +213,7 @@ pub fn plan_from_str(text: &str, origin: &str, sets: &[String]) -> Result<SweepP
             seeds,
             points,
             headline: spec.headline,
+            tradeoff: spec.tradeoff,
         },
         point_scenarios,
     })
@@ -255,6 +260,7 @@ struct SweepSpec {
     zips: Vec<Vec<usize>>,
     seeds: u64,
     headline: Vec<String>,
+    tradeoff: Vec<String>,
 }
 
 impl SweepSpec {
@@ -383,7 +389,9 @@ fn collect_locations(
                 .unwrap_or((0, 0))
         });
         let order = found.len();
-        if prefix.is_empty() && (k == SEEDS_KEY || k == ZIP_KEY || k == HEADLINE_KEY) {
+        if prefix.is_empty()
+            && (k == SEEDS_KEY || k == ZIP_KEY || k == HEADLINE_KEY || k == TRADEOFF_KEY)
+        {
             found.insert(name, (order, line, col));
             continue;
         }
@@ -414,7 +422,8 @@ fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) 
         } else {
             format!("{prefix}.{k}")
         };
-        let reserved = prefix.is_empty() && (k == SEEDS_KEY || k == ZIP_KEY || k == HEADLINE_KEY);
+        let reserved = prefix.is_empty()
+            && (k == SEEDS_KEY || k == ZIP_KEY || k == HEADLINE_KEY || k == TRADEOFF_KEY);
         match v {
             toml::Value::Table(sub) if !reserved => flatten(&name, sub, out),
             _ => out.push((name, v.clone())),
@@ -432,6 +441,7 @@ fn parse_sweep_table(raw: &toml::Table, locs: &KeyLocations) -> Result<SweepSpec
 
     let mut seeds = 1u64;
     let mut headline: Option<Vec<String>> = None;
+    let mut tradeoff: Vec<String> = vec![];
     let mut zip_raw: Option<toml::Value> = None;
     let mut keys: Vec<(String, Vec<toml::Value>)> = vec![];
     let mut normalised: BTreeMap<String, String> = BTreeMap::new();
@@ -460,6 +470,17 @@ fn parse_sweep_table(raw: &toml::Table, locs: &KeyLocations) -> Result<SweepSpec
                     })
                     .ok_or_else(|| bad("headline", "must be a list of metric names".into()))?;
                 headline = Some(list);
+            }
+            TRADEOFF_KEY => {
+                tradeoff = v
+                    .as_array()
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|x| x.as_str().filter(|s| !s.is_empty()).map(String::from))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .filter(|l| l.len() == 2)
+                    .ok_or_else(|| bad("tradeoff", "must name exactly two metrics".into()))?;
             }
             ZIP_KEY => zip_raw = Some(v),
             _ => {
@@ -557,6 +578,7 @@ fn parse_sweep_table(raw: &toml::Table, locs: &KeyLocations) -> Result<SweepSpec
         seeds,
         headline: headline
             .unwrap_or_else(|| DEFAULT_HEADLINE.iter().map(|s| s.to_string()).collect()),
+        tradeoff,
     })
 }
 

@@ -5,13 +5,15 @@
 //! - [`shard`]: `--shard K/N`, `shard.json`, reading a run's `summary.json` back.
 //! - [`merge`]: [`merge_dirs`] gathers shard folders into one sweep folder.
 //! - [`tables`]: `sweep.json`, `sweep.csv`, `aggregate.csv`.
-//! - [`stats`]: mean, sample std, Student-t 95% CI, median.
+//! - [`stats`]: mean, sample std, Student-t 95% CI (cut to the metric's range), median.
+//! - [`pooled`]: percentiles pooled over a point's seeds, seed-bootstrap interval.
 //!
 //! The user-facing guide is docs/sweep.md; the file formats are docs/output-format.md.
 
 pub mod exec;
 pub mod grid;
 pub mod merge;
+pub mod pooled;
 pub mod shard;
 pub mod stats;
 pub mod tables;

@@ -78,6 +78,35 @@ pub fn stats(values: &[f64]) -> Option<Stats> {
     })
 }
 
+/// Whether a metric is a share in [0, 1], by its name (README "Reading the metrics").
+pub fn is_fraction(name: &str) -> bool {
+    name.contains("fraction") || name.starts_with("delivery.within_") || name.ends_with("_censored")
+}
+
+/// The range a metric's values live in: shares in [0, 1]; everything else stickysim reports
+/// (counts, durations, bytes, events) at or above 0.
+pub fn metric_range(name: &str) -> (f64, f64) {
+    if is_fraction(name) {
+        (0.0, 1.0)
+    } else {
+        (0.0, f64::INFINITY)
+    }
+}
+
+/// [`stats`] with the interval cut to `range`: mean ± t·s/√n can reach below 0 for a count
+/// near 0 with few seeds, or above 100% for a share near 1. A bound is cut only when every
+/// value lies in the range (a metric that breaks the range keeps the plain interval).
+pub fn stats_in(values: &[f64], range: (f64, f64)) -> Option<Stats> {
+    let mut s = stats(values)?;
+    if s.min >= range.0 {
+        s.ci95_lo = s.ci95_lo.max(range.0);
+    }
+    if s.max <= range.1 {
+        s.ci95_hi = s.ci95_hi.min(range.1);
+    }
+    Some(s)
+}
+
 fn midpoint(a: f64, b: f64) -> f64 {
     // a/2 + b/2 cannot overflow; exact when both halves are exact.
     a / 2.0 + b / 2.0
@@ -404,6 +433,22 @@ mod tests {
         assert_eq!((s.min, s.median, s.max), (1.0, 3.0, 5.0));
         let s = stats(&[4.0, 1.0, 3.0, 2.0]).unwrap();
         assert_eq!(s.median, 2.5);
+    }
+
+    #[test]
+    fn intervals_stay_in_the_metric_range() {
+        // [0, 0, 3]: mean 1, s = sqrt((1 + 1 + 4) / 2) = sqrt 3, half = t(2) sqrt 3 / sqrt 3.
+        let s = stats_in(&[0.0, 0.0, 3.0], metric_range("delivery.lost")).unwrap();
+        assert_eq!(s.mean, 1.0);
+        assert_eq!(s.ci95_lo, 0.0); // 1 - 4.30 cut at 0
+        assert!((s.ci95_hi - (1.0 + 4.302652729749464)).abs() < 1e-12);
+        // [1, 1, 0.7]: mean 0.9, s = sqrt(0.03), half = t(2) * 0.1 = 0.430.
+        let s = stats_in(&[1.0, 1.0, 0.7], metric_range("delivery.within_1s")).unwrap();
+        assert!((s.mean - 0.9).abs() < 1e-12);
+        assert_eq!(s.ci95_hi, 1.0); // 1.33 cut at 1
+        assert!((s.ci95_lo - (0.9 - 0.4302652729749464)).abs() < 1e-9);
+        assert_eq!(metric_range("delivery.delivered_fraction"), (0.0, 1.0));
+        assert_eq!(metric_range("rtc.ghost_ms.p99"), (0.0, f64::INFINITY));
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! whether the runs came from one sweep or from merged shards.
 
 use super::grid::SweepMeta;
+use super::pooled::{self, Samples};
 use super::shard::RunSummary;
-use super::stats::stats;
+use super::stats::{metric_range, stats_in};
 use super::SweepError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -87,17 +88,30 @@ pub fn write_sweep_tables(
     let mut header: Vec<String> = vec!["point".into()];
     header.extend(meta.keys.iter().cloned());
     for h in [
-        "metric", "n", "mean", "std", "ci95_lo", "ci95_hi", "min", "median", "max",
+        "metric",
+        "n",
+        "mean",
+        "std",
+        "ci95_lo",
+        "ci95_hi",
+        "min",
+        "median",
+        "max",
+        "pooled",
+        "pooled_n",
+        "pooled_ci95_lo",
+        "pooled_ci95_hi",
+        "warning",
     ] {
         header.push(h.into());
     }
     csv_row(&mut w, &header)?;
     for p in &meta.points {
-        let point_runs: Vec<&RunSummary> = runs
-            .iter()
-            .filter(|r| r.point == p.point)
-            .filter_map(|r| results.get(&r.index))
-            .collect();
+        let ids: Vec<&super::RunId> = runs.iter().filter(|r| r.point == p.point).collect();
+        let point_runs: Vec<&RunSummary> =
+            ids.iter().filter_map(|r| results.get(&r.index)).collect();
+        // Each pooled family's samples, read once per point when one of its percentiles is a metric.
+        let mut samples: BTreeMap<usize, Result<Vec<Samples>, String>> = BTreeMap::new();
         for m in &metrics {
             let xs: Vec<f64> = point_runs
                 .iter()
@@ -106,7 +120,7 @@ pub fn write_sweep_tables(
             let mut row = vec![p.point.to_string()];
             row.extend(point_values(meta, p.point));
             row.push(m.to_string());
-            match stats(&xs) {
+            match stats_in(&xs, metric_range(m)) {
                 Some(s) => {
                     row.push(s.n.to_string());
                     for x in [s.mean, s.std, s.ci95_lo, s.ci95_hi, s.min, s.median, s.max] {
@@ -118,11 +132,87 @@ pub fn write_sweep_tables(
                     row.extend(std::iter::repeat_n(String::new(), 7));
                 }
             }
+            row.extend(pooled_cells(
+                dir,
+                &ids,
+                &point_runs,
+                m,
+                p.point,
+                &mut samples,
+            ));
             csv_row(&mut w, &row)?;
         }
     }
     write_atomic(&dir.join(AGGREGATE_CSV), &csv_bytes(w)?)?;
     Ok(())
+}
+
+/// `pooled,pooled_n,pooled_ci95_lo,pooled_ci95_hi,warning` of one (point, metric): empty
+/// for a metric that is not a pooled percentile ([`pooled::percentile_metric`]).
+fn pooled_cells(
+    dir: &Path,
+    ids: &[&super::RunId],
+    summaries: &[&RunSummary],
+    metric: &str,
+    point: usize,
+    cache: &mut BTreeMap<usize, Result<Vec<Samples>, String>>,
+) -> Vec<String> {
+    let empty = |warning: String| {
+        vec![
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            warning,
+        ]
+    };
+    let Some((fam, p)) = pooled::percentile_metric(metric) else {
+        return empty(String::new());
+    };
+    let loaded = cache.entry(fam).or_insert_with(|| {
+        ids.iter()
+            .map(|r| {
+                let run_dir = dir.join(r.name());
+                match pooled::read_samples(&run_dir, fam) {
+                    Ok(Some(s)) => Ok(s),
+                    // No file and no histogram: no samples (checked against its metric below).
+                    Ok(None) => Ok(Samples::default()),
+                    Err(e) => Err(format!("{}: {e}", r.name())),
+                }
+            })
+            .collect()
+    });
+    let all = match loaded {
+        Ok(v) => v,
+        Err(e) => return empty(format!("not pooled ({e})")),
+    };
+    let refs: Vec<&Samples> = all.iter().collect();
+    let reported: Vec<Option<f64>> = summaries
+        .iter()
+        .map(|s| s.metrics.get(metric).copied())
+        .collect();
+    if !pooled::reproduces(&refs, &reported, p) {
+        return empty(format!(
+            "not pooled: a run's {} does not give back its own value",
+            pooled::FAMILIES[fam].1
+        ));
+    }
+    match pooled::pool(&refs, p, pooled::stream_for(point, metric)) {
+        None => empty(String::new()),
+        Some(x) => {
+            let (lo, hi) = match x.ci95 {
+                Some((lo, hi)) => (fmt_f64(lo), fmt_f64(hi)),
+                None => (String::new(), String::new()),
+            };
+            vec![
+                fmt_f64(x.value),
+                x.n.to_string(),
+                lo,
+                hi,
+                x.warning.unwrap_or_default(),
+            ]
+        }
+    }
 }
 
 fn point_values(meta: &SweepMeta, point: usize) -> Vec<String> {

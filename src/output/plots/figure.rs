@@ -77,6 +77,8 @@ pub enum Mark {
     Band(Vec<(f64, f64, f64)>),
     /// Vertical error bars (x, lo, hi).
     ErrorBars(Vec<(f64, f64, f64)>),
+    /// Short texts next to points (x, y, text), e.g. which sweep point a dot is.
+    Labels(Vec<(f64, f64, String)>),
 }
 
 impl Mark {
@@ -84,6 +86,7 @@ impl Mark {
         match self {
             Mark::Line(v) | Mark::Step(v) | Mark::Points(v) => v.is_empty(),
             Mark::Bars(v) | Mark::Band(v) | Mark::ErrorBars(v) => v.is_empty(),
+            Mark::Labels(v) => v.is_empty(),
         }
     }
     /// Every (x, y) the mark covers, for axis ranges.
@@ -98,6 +101,7 @@ impl Mark {
                 .iter()
                 .flat_map(|(x, lo, hi)| [(*x, *lo), (*x, *hi)])
                 .collect(),
+            Mark::Labels(v) => v.iter().map(|(x, y, _)| (*x, *y)).collect(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! bars, and the polyline splitting that keeps thin spikes visible.
 
 use super::axes::{AxisLayout, Coord};
+use super::text_fit::{font, text_w};
 use super::{color, de};
 use crate::output::plots::figure::{Hue, Mark, Panel};
 use anyhow::Result;
@@ -52,6 +53,8 @@ pub(super) fn draw_data<DB: DrawingBackend>(
     }
     let cx = |v: f64| xl.to_disp(v);
     let cy = |v: f64| yl.to_disp(v);
+    // Label boxes already drawn (x0, y0, x1, y1), so labels do not overwrite each other.
+    let mut placed: Vec<(i32, i32, i32, i32)> = vec![];
     // Bands first, then bars, then lines and points.
     for pass in 0..3 {
         for s in &p.series {
@@ -125,12 +128,55 @@ pub(super) fn draw_data<DB: DrawingBackend>(
                                 .map_err(de)?;
                         }
                     }
+                    (2, Mark::Labels(v)) => {
+                        for (x, y, text) in v {
+                            let at = chart.backend_coord(&(cx(*x), cy(*y)));
+                            // A little wider than measured: glyph metrics at 11 px run over.
+                            let w = text_w(root, text, LABEL_PX) * 11 / 10 + 4;
+                            let (xr, yr) = chart.plotting_area().get_pixel_range();
+                            let area = (xr.start, yr.start, xr.end, yr.end);
+                            if let Some(pos) = free_spot(at, w, &placed, area) {
+                                placed.push((pos.0, pos.1, pos.0 + w, pos.1 + LABEL_PX as i32 + 2));
+                                root.draw(&Text::new(text.clone(), pos, font(LABEL_PX).color(&c)))
+                                    .map_err(de)?;
+                            }
+                        }
+                    }
                     _ => {}
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Point labels: small, in the series' colour.
+const LABEL_PX: u32 = 11;
+
+/// Where a label `w` pixels wide for the point at `at` goes: up-right, down-right,
+/// up-left, down-left of the dot, the first spot inside `area` (x0, y0, x1, y1: the plot,
+/// so no label runs into the legend) that overlaps no label already placed; None when
+/// none is free (the label is left out rather than drawn over another).
+fn free_spot(
+    at: (i32, i32),
+    w: i32,
+    placed: &[(i32, i32, i32, i32)],
+    area: (i32, i32, i32, i32),
+) -> Option<(i32, i32)> {
+    let h = LABEL_PX as i32 + 2;
+    let spots = [
+        (at.0 + 6, at.1 - h - 4),
+        (at.0 + 6, at.1 + 4),
+        (at.0 - 6 - w, at.1 - h - 4),
+        (at.0 - 6 - w, at.1 + 4),
+    ];
+    spots.into_iter().find(|&(x, y)| {
+        let inside = x >= area.0 && y >= area.1 && x + w <= area.2 && y + h <= area.3;
+        inside
+            && placed
+                .iter()
+                .all(|&(a, b, c, d)| x + w <= a || x >= c || y + h <= b || y >= d)
+    })
 }
 
 /// Splits a polyline in pixels into pieces a wide stroke draws faithfully: repeated
@@ -214,6 +260,21 @@ fn draw_polyline<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_take_the_first_free_spot() {
+        let area = (0, 0, 500, 400);
+        // No label yet: up-right of the dot (labels are 13 px high with their margin).
+        assert_eq!(free_spot((100, 100), 40, &[], area), Some((106, 83)));
+        // Up-right taken: down-right.
+        let taken = [(106, 83, 146, 96)];
+        assert_eq!(free_spot((100, 100), 40, &taken, area), Some((106, 104)));
+        // All four taken: left out.
+        let all = [(0, 0, 300, 300)];
+        assert_eq!(free_spot((100, 100), 40, &all, area), None);
+        // Near the right edge of the plot: to the left of the dot.
+        assert_eq!(free_spot((480, 100), 40, &[], area), Some((434, 83)));
+    }
 
     #[test]
     fn spikes_are_cut_into_pieces_a_wide_stroke_draws() {
