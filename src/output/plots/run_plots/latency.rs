@@ -219,15 +219,15 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                     }
                     marks.insert(0, Mark::Line(thin(pts)));
                     panel.series.push(Series::new(
-                        format!(
-                            "all paths\n{} delivered of {} due",
-                            format::count(delivered),
-                            format::count(total)
-                        ),
+                        format!("all paths\n{} pairs", format::count(delivered)),
                         Hue::Palette(0),
                         marks,
                     ));
-                    caption = format!("Summary mode (no deliveries.csv): drawn from the delivery.latency_ms histogram, so the resolution is one bucket; paths are not told apart. {} of {} due pair(s) were not delivered (lost or pending) and keep the line below 100%.", format::count(total - delivered), format::count(total));
+                    let mut text: String = "Summary mode (no deliveries.csv): drawn from the delivery.latency_ms histogram, so the resolution is one bucket; paths are not told apart.".into();
+                    if total > delivered {
+                        text += &format!(" {} of {} due pair(s) were not delivered (lost or pending) and keep the line below 100%.", format::count(total - delivered), format::count(total));
+                    }
+                    caption = text;
                 }
                 Ok(Some(_)) => {
                     panel.note = Some("The delivery.latency_ms histogram in summary.json is empty: nothing was delivered.".into());
