@@ -610,7 +610,7 @@ headline = [\"delivery.lost\", \"delivery.latency_ms\", \"rtc.ghost\", \"deliver
         errs(&text),
         vec![
             "t.toml:13:30: `sweep.headline[1]`: `delivery.latency_ms` is not a metric a run reports (`delivery.latency_ms` is a group; name one of `delivery.latency_ms.p50`, `delivery.latency_ms.p90`, `delivery.latency_ms.p99`, `delivery.latency_ms.max`, `delivery.latency_ms.mean`)",
-            "t.toml:13:53: `sweep.headline[2]`: `rtc.ghost` is not a metric a run reports (known `rtc.*` metrics: `rtc.participants`, `rtc.crashes`, `rtc.ghosts_at_end`, `rtc.ghost_ms.p50`, `rtc.ghost_ms.p99`, `rtc.ghost_ms.max`, `rtc.join_visible_ms.p50`, `rtc.join_visible_ms.p99`, `rtc.false_leaves`, `rtc.heartbeat_requests`)",
+            "t.toml:13:53: `sweep.headline[2]`: `rtc.ghost` is not a metric a run reports (known `rtc.*` metrics: `rtc.participants`, `rtc.crashes`, `rtc.ghosts_at_end`, `rtc.ghost_ms.p50`, `rtc.ghost_ms.p99`, `rtc.ghost_ms.max`, `rtc.join_visible_ms.p50`, `rtc.join_visible_ms.p99`, `rtc.false_leaves`, `rtc.heartbeat_requests`, `rtc.heartbeat_bytes`, `rtc.ghost_participant_s`)",
             "t.toml:13:104: `sweep.headline[4]`: `nonsense` is not a metric a run reports (metric names start with `delivery`, `federation`, `sync`, `spam`, `convergence`, `rtc`, `sim`)",
         ]
     );

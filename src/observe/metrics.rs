@@ -9,7 +9,7 @@ use super::Metrics;
 use crate::kernel::Time;
 use crate::matrix::msg::Outcome;
 use crate::matrix::world::World;
-use crate::matrix::{MapKey, PduId, RoomId, ServerId};
+use crate::matrix::RoomId;
 use std::collections::BTreeMap;
 
 fn put(m: &mut Metrics, name: &str, v: Option<f64>) {
@@ -82,7 +82,7 @@ pub fn compute(
 /// [`compute`] from delivery figures already gathered (streamed in summary mode).
 pub fn compute_with(
     obs: &Observer,
-    w: &World,
+    _w: &World,
     stats: DeliveryStats,
     end: Time,
     sample_us: Time,
@@ -146,7 +146,7 @@ pub fn compute_with(
 
     // spam.*
     m.insert("spam.inactionable_events".into(), obs.inactionable as f64);
-    let spam = spam_window(obs, w, end);
+    let spam = &obs.fresh;
     m.insert("spam.window_ms".into(), ms(spam.longest));
     m.insert(
         "spam.window_censored".into(),
@@ -202,6 +202,14 @@ pub fn compute_with(
         m.insert("rtc.crashes".into(), obs.open.crashes.len() as f64);
         m.insert("rtc.false_leaves".into(), obs.false_leaves as f64);
         m.insert("rtc.heartbeat_requests".into(), obs.heartbeats as f64);
+        m.insert(
+            "rtc.heartbeat_bytes".into(),
+            (obs.heartbeats * super::rtc::heartbeat_request_bytes()) as f64,
+        );
+        m.insert(
+            "rtc.ghost_participant_s".into(),
+            super::rtc::ghost_participant_us(&obs.open.crashes, end) as f64 / 1e6,
+        );
         let mut ghosts: Vec<f64> = obs
             .open
             .crashes
@@ -259,113 +267,6 @@ pub fn compute_with(
         metrics: m,
         latency_hist: lat_hist,
         ghost_hist: LogHistogram::new(),
-    }
-}
-
-/// What [`spam_window`] measures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SpamWindow {
-    /// README "Metrics" `spam.window_ms` (µs): the longest interval during which a client syncing
-    /// afresh at some server would receive at least one inactionable sticky event.
-    pub longest: Time,
-    /// Whether a longest interval was still open when the run ended (`spam.window_censored`):
-    /// then `longest` is a lower bound, and a longer run would report more.
-    pub censored: bool,
-    /// `spam.inactionable_integral` (event-µs): over every (server, room), the number of
-    /// inactionable events a fresh sync there would receive, integrated over the run.
-    pub integral: u128,
-}
-
-/// README "Metrics" `spam.window_ms`: the longest interval during which a client syncing afresh at
-/// some server would receive at least one inactionable sticky event: a leave, or an event
-/// beaten by another unexpired event for the same key at that server. Also whether that
-/// interval reaches the run's end, and the integral of the inactionable count.
-pub fn spam_window(obs: &Observer, w: &World, end: Time) -> SpamWindow {
-    type Spans = Vec<(PduId, Time, Time)>;
-    let mut per: BTreeMap<(ServerId, RoomId), Spans> = BTreeMap::new();
-    for s in &obs.server_sticky {
-        let room = w.sh.pdus[s.pdu].room;
-        per.entry((s.server, room))
-            .or_default()
-            .push((s.pdu, s.from, s.to.min(end)));
-    }
-    let mut best: Time = 0;
-    let mut censored = false;
-    let mut integral: u128 = 0;
-    // A run [s, e) of inactionable instants: the longest wins, a tie that reaches the end
-    // marks the window censored.
-    let close = |s: Time, e: Time, best: &mut Time, censored: &mut bool| {
-        let len = e - s;
-        if len > *best {
-            *best = len;
-            *censored = e >= end;
-        } else if len == *best && len > 0 && e >= end {
-            *censored = true;
-        }
-    };
-    for evs in per.values() {
-        // Sweep line over the instants where an event starts or stops being sticky,
-        // keeping per key the live events ordered by the map's order; a key is actionable
-        // when its winner is not a leave. Inactionable events exist when more events are
-        // live than there are actionable keys.
-        type Live = std::collections::BTreeSet<((i64, String), bool, PduId)>;
-        let mut changes: Vec<(Time, PduId, bool)> = vec![];
-        for &(p, from, to) in evs {
-            if from < to {
-                changes.push((from, p, true));
-                changes.push((to, p, false));
-            }
-        }
-        changes.sort_by_key(|c| (c.0, c.2, c.1));
-        let mut keys: BTreeMap<MapKey, Live> = BTreeMap::new();
-        let mut live_total = 0usize;
-        let mut actionable = 0usize;
-        let mut run_start: Option<Time> = None;
-        let mut i = 0;
-        let mut last_t: Time = 0;
-        let mut last_excess: usize = 0;
-        while i < changes.len() {
-            let t = changes[i].0;
-            integral += (t - last_t) as u128 * last_excess as u128;
-            while i < changes.len() && changes[i].0 == t {
-                let (_, p, start) = changes[i];
-                i += 1;
-                let ev = &w.sh.pdus[p];
-                let (Some(k), Some((o, id))) = (ev.map_key(), ev.map_order()) else {
-                    continue;
-                };
-                let entry = ((o, id.to_string()), ev.is_leave(), p);
-                let set = keys.entry(k).or_default();
-                let was = set.last().is_some_and(|e| !e.1);
-                if start {
-                    set.insert(entry);
-                    live_total += 1;
-                } else if set.remove(&entry) {
-                    live_total -= 1;
-                }
-                let now_actionable = set.last().is_some_and(|e| !e.1);
-                actionable = actionable + now_actionable as usize - was as usize;
-            }
-            let inactionable = live_total > actionable;
-            last_t = t;
-            last_excess = live_total - actionable;
-            match (inactionable, run_start) {
-                (true, None) => run_start = Some(t),
-                (false, Some(s)) => {
-                    close(s, t, &mut best, &mut censored);
-                    run_start = None;
-                }
-                _ => {}
-            }
-        }
-        if let (Some(s), Some(last)) = (run_start, changes.last()) {
-            close(s, last.0, &mut best, &mut censored);
-        }
-    }
-    SpamWindow {
-        longest: best,
-        censored,
-        integral,
     }
 }
 

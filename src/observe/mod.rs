@@ -2,7 +2,7 @@
 //! score). The model emits [`Probe`](crate::matrix::probe::Probe)s; the [`recorder`]
 //! consumes them after every kernel step and samples the world (reading it, never
 //! changing it). Scoring lives here: delivery fates and loss causes ([`delivery`]),
-//! convergence and ghosts ([`convergence`]), the metrics of README "Metrics" ([`metrics`]), and the
+//! convergence and ghosts ([`convergence`]), what a fresh sync would receive ([`spam`]), the metrics of README "Metrics" ([`metrics`]), and the
 //! rows of the CSV files ([`tables`]).
 
 pub mod convergence;
@@ -10,6 +10,8 @@ pub mod delivery;
 pub mod metrics;
 pub mod pairs;
 pub mod recorder;
+pub mod rtc;
+pub mod spam;
 pub mod stats;
 pub mod tables;
 pub mod tally;

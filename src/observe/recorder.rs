@@ -2,6 +2,7 @@
 //! `sample_interval`, and keeps what the metrics and CSV files need.
 
 use super::convergence::{view_agreement, Open};
+use super::spam::{Fresh, FreshSync};
 use super::tally::{History, Tally};
 use super::Path;
 use crate::kernel::Time;
@@ -60,6 +61,8 @@ pub struct SeriesRow {
     pub in_backoff: bool,
     pub tokens: f64,
     pub deferred: usize,
+    /// What a client syncing afresh there would receive.
+    pub fresh: Fresh,
 }
 
 /// A sticky event as the observers know it.
@@ -71,7 +74,7 @@ pub struct EventInfo {
     pub ord: u32,
 }
 
-/// A sticky event accepted by a server (for the spam window).
+/// A sticky event accepted by a server.
 #[derive(Clone, Debug)]
 pub struct ServerSticky {
     pub server: ServerId,
@@ -111,6 +114,8 @@ pub struct Observer {
     /// Convergence, joins and ghosts: the open questions and their answers.
     pub open: Open,
     pub server_sticky: Vec<ServerSticky>,
+    /// What a client syncing afresh would receive, and the spam window.
+    pub fresh: FreshSync,
     pub leaves: Vec<Time>,
     pub participants: u32,
     /// MatrixRTC member keys whose participant is in the call (joined, neither left nor
@@ -218,6 +223,7 @@ impl Observer {
                     from: t,
                     to: end_at,
                 });
+                self.fresh.accept(w, server, pdu, t, end_at);
             }
             Probe::Dropped { server, pdu, .. } => {
                 self.dropped.insert((server, pdu));
@@ -423,12 +429,14 @@ impl Observer {
                 in_backoff: sv.any_backoff(t),
                 tokens: sv.buckets.min_tokens_at(&sv.cfg.inbound, t),
                 deferred: sv.deferred.len(),
+                fresh: self.fresh.at(w, s, t),
             });
         }
     }
 
     /// Views at the end of the run: rooms whose live clients disagree.
     pub fn finish(&mut self, w: &World, t: Time) {
+        self.fresh.finish(w, t);
         self.end_views_divergent =
             w.sh.dir
                 .rooms

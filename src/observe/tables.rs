@@ -173,9 +173,10 @@ pub fn convergence(obs: &Observer, w: &World) -> Vec<u8> {
     c.into_bytes()
 }
 
-/// timeseries.csv: per sample and server, its queues, backoff, tokens and deferred events.
+/// timeseries.csv: per sample and server, its queues, backoff, tokens and deferred events, and
+/// what a client syncing afresh there would receive.
 pub fn timeseries(obs: &Observer, w: &World) -> Vec<u8> {
-    let mut c = Csv::new("t_ms,server,queue_depth,in_backoff,tokens,deferred");
+    let mut c = Csv::new("t_ms,server,queue_depth,in_backoff,tokens,deferred,fresh_sticky,fresh_inactionable,fresh_inactionable_bytes,fresh_flood");
     for r in &obs.series {
         c.row(&[
             &ms_text(r.t),
@@ -184,6 +185,10 @@ pub fn timeseries(obs: &Observer, w: &World) -> Vec<u8> {
             if r.in_backoff { "1" } else { "0" },
             &fixed(r.tokens, 2),
             &r.deferred.to_string(),
+            &r.fresh.sticky.to_string(),
+            &r.fresh.inactionable.to_string(),
+            &r.fresh.inactionable_bytes.to_string(),
+            &r.fresh.flood.to_string(),
         ]);
     }
     c.into_bytes()

@@ -50,6 +50,7 @@ const METRIC_ORDER: &[&str] = &[
     "convergence.final_divergent_rooms",
     "convergence.max_divergence_ms",
     "rtc.ghost_ms",
+    "rtc.ghost_participant_s",
     "rtc.join_visible_ms",
     "sim.events",
     "sim.wall_s",

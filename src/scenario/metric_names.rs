@@ -68,6 +68,8 @@ pub const KNOWN_METRICS: &[&str] = &[
     "rtc.join_visible_ms.p99",
     "rtc.false_leaves",
     "rtc.heartbeat_requests",
+    "rtc.heartbeat_bytes",
+    "rtc.ghost_participant_s",
     "sim.events",
     "sim.wall_s",
     "sim.events_per_s",

@@ -67,6 +67,35 @@ pub fn restart_period(leave_delay: Time, restart_every: Time) -> Time {
     every.max(1000)
 }
 
+/// Which participants crash: exactly `round(fraction × participants)` of them, drawn
+/// without replacement from the workload's random stream among those that can crash (they
+/// join before the workload stops and their stay ends before the run or its quiet tail;
+/// fewer when fewer can). Sorted.
+pub fn choose_crashes(
+    times: &[(Time, Time)],
+    fraction: f64,
+    leave_by: Option<Time>,
+    quiet_from: Time,
+    rng: &mut impl Rng,
+) -> Vec<u32> {
+    let stop_from = leave_by.unwrap_or(quiet_from);
+    let mut can: Vec<u32> = (0..times.len() as u32)
+        .filter(|&i| {
+            let (join_at, stop_at) = times[i as usize];
+            join_at < stop_from && leave_by.map_or(stop_at < quiet_from, |last| stop_at < last)
+        })
+        .collect();
+    let want = ((fraction * times.len() as f64).round() as usize).min(can.len());
+    // A partial Fisher-Yates shuffle: the first `want` places are a uniform sample.
+    for k in 0..want {
+        let j = rng.random_range(k..can.len());
+        can.swap(k, j);
+    }
+    let mut chosen = can[..want].to_vec();
+    chosen.sort_unstable();
+    chosen
+}
+
 /// A MatrixRTC participant: a client application in a call.
 #[derive(Clone, Debug)]
 pub struct Participant {
@@ -113,20 +142,21 @@ impl MatrixRtc {
         let mut participants = vec![];
         // With a quiet tail, the last instant a participant may act (just before the tail).
         let leave_by = (p.quiet_from < p.end).then(|| p.quiet_from.saturating_sub(1));
-        for n in 0..m.participants {
+        // When each participant joins and stops: the quiet tail stops every workload action,
+        // heartbeat expiry included, so a stay that would reach into it ends just before it
+        // with a clean leave (which cancels the delayed leave).
+        let times: Vec<(Time, Time)> = (0..m.participants)
+            .map(|_| {
+                let join_at = join.sample(&mut rng);
+                let stop_at = join_at + stay.sample(&mut rng);
+                (join_at, leave_by.map_or(stop_at, |last| stop_at.min(last)))
+            })
+            .collect();
+        let crashing = choose_crashes(&times, m.crash_fraction, leave_by, p.quiet_from, &mut rng);
+        for (n, &(join_at, stop_at)) in times.iter().enumerate() {
+            let n = n as u32;
             let client = clients[n as usize % clients.len()];
-            let join_at = join.sample(&mut rng);
-            let mut stop_at = join_at + stay.sample(&mut rng);
-            let mut crash = rng.random::<f64>() < m.crash_fraction;
-            // The quiet tail stops every workload action, heartbeat expiry included: a
-            // stay that would reach into it ends just before it with a clean leave (which
-            // cancels the delayed leave), so nothing of this workload fires in the tail.
-            if let Some(last) = leave_by {
-                if stop_at >= last {
-                    stop_at = last;
-                    crash = false;
-                }
-            }
+            let crash = crashing.binary_search(&n).is_ok();
             let id = first + participants.len() as u32;
             participants.push(Participant {
                 client,

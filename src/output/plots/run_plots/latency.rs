@@ -180,7 +180,15 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                 .unwrap_or(Ok(None));
             match hist {
                 Ok(Some(h)) if h.total() > 0.0 => {
-                    let total = h.total();
+                    // Every due pair in the denominator (delivered, lost and pending), as in
+                    // full mode: the line tops out at the delivered fraction.
+                    let delivered = h.total();
+                    let metric = |n: &str| ctx.summary.as_ref().and_then(|s| s.metric(n));
+                    let due = match (metric("delivery.count"), metric("delivery.pending_at_end")) {
+                        (Some(c), p) => c + p.unwrap_or(0.0),
+                        _ => delivered,
+                    };
+                    let total = due.max(delivered);
                     // Leading and trailing empty buckets say nothing; the axis fits the data.
                     let h = Histogram {
                         buckets: match (
@@ -201,10 +209,19 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                         cum += c;
                         pts.push((*hi, cum / total));
                     }
+                    let mut marks = vec![];
+                    if let Some(&(x, y)) = pts.last() {
+                        if total > delivered {
+                            // A lost or pending pair never arrives: flat to the right edge.
+                            marks.push(Mark::Line(vec![(x, y), (x * 1.25, y)]));
+                            panel.x.max = Some(x * 1.25);
+                        }
+                    }
+                    marks.insert(0, Mark::Line(thin(pts)));
                     panel.series.push(Series::new(
-                        format!("all paths\n{} pairs", format::count(total)),
+                        format!("all paths\n{} pairs", format::count(delivered)),
                         Hue::Palette(0),
-                        vec![Mark::Line(thin(pts))],
+                        marks,
                     ));
                     let mut c = "Summary mode (no deliveries.csv): drawn from the delivery.latency_ms histogram, so the resolution is one bucket; paths are not told apart.".to_string();
                     // The histogram holds delivered pairs only: say what is not in it.
@@ -212,7 +229,7 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                     let pending = ctx.metric("delivery.pending_at_end").unwrap_or(0.0);
                     if lost + pending > 0.0 {
                         c.push_str(&format!(
-                            " Not in it: {} lost and {} pending pair(s) (still on their way at the end).",
+                            " Not delivered, so the line stays below 100%: {} lost and {} pending pair(s) (still on their way at the end).",
                             format::count(lost),
                             format::count(pending)
                         ));
