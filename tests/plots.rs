@@ -763,6 +763,7 @@ fn default_run() -> tempfile::TempDir {
         plots: true,
         progress: false,
         no_expect: false,
+        limits: Default::default(),
     };
     stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
     tmp

@@ -170,6 +170,7 @@ fn default_run_report_lists_every_claim_and_links_every_plot() {
         plots: true,
         progress: false,
         no_expect: false,
+        limits: Default::default(),
     };
     stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
     let md = fs::read_to_string(tmp.path().join("report.md")).unwrap();

@@ -100,6 +100,7 @@ pub fn plot_cmd(dir: &Path) -> Result<u8> {
         );
         return Ok(2);
     }
+    let _lock = crate::output::lock::FolderLock::acquire(dir)?;
     let mut paths = match kind {
         FolderKind::Run => {
             let figs = run_figures(dir);

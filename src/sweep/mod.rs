@@ -116,6 +116,7 @@ pub fn simulator_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         plots: false,
         progress: false,
         no_expect: false,
+        limits: Default::default(),
     };
     crate::run::run_scenario(scn, &opts).map(|_| ())
 }
