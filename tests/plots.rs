@@ -775,6 +775,7 @@ fn default_run() -> tempfile::TempDir {
         progress: false,
         no_expect: false,
         trace_filter: None,
+        limits: Default::default(),
     };
     stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
     tmp

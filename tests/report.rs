@@ -171,6 +171,7 @@ fn default_run_report_lists_every_claim_and_links_every_plot() {
         progress: false,
         no_expect: false,
         trace_filter: None,
+        limits: Default::default(),
     };
     stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
     let md = fs::read_to_string(tmp.path().join("report.md")).unwrap();

@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod files;
+pub mod lock;
 pub mod plots;
 pub mod report;
 pub mod sequence;

@@ -140,6 +140,7 @@ pub fn plot_cmd(dir: &Path) -> Result<u8> {
         );
         return Ok(2);
     }
+    let _lock = crate::output::lock::FolderLock::acquire(dir)?;
     let mut paths = match kind {
         FolderKind::Run => plot_run_dir_with(dir, true)?,
         FolderKind::Sweep => plot_sweep_dir(dir)?,

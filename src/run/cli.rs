@@ -30,6 +30,8 @@ pub struct RunArgs {
     /// Do not check the scenario's [[expect]] claims (exit 0 whatever they say); for exploring.
     #[arg(long)]
     pub no_expect: bool,
+    #[command(flatten)]
+    pub limits: crate::scenario::commands::LimitArgs,
 }
 
 /// The commands (README "The command line"), parsed by clap in `main.rs`.
@@ -51,6 +53,8 @@ pub enum Command {
     Validate {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
+        #[command(flatten)]
+        limits: crate::scenario::commands::LimitArgs,
     },
     /// Benchmarks of the kernel.
     Bench {
@@ -85,7 +89,9 @@ pub fn dispatch(cmd: Command) -> anyhow::Result<u8> {
         Command::Merge { dirs, out } => crate::sweep::merge_cmd(&dirs, &out),
         Command::Compare(args) => crate::output::compare::compare_cmd(&args),
         Command::Plot { dir } => crate::output::plots::plot_cmd(&dir),
-        Command::Validate { scenarios } => Ok(crate::scenario::commands::validate_cmd(&scenarios)),
+        Command::Validate { scenarios, limits } => Ok(
+            crate::scenario::commands::validate_cmd_with(&scenarios, &limits.limits()),
+        ),
         Command::List { dir } => Ok(crate::scenario::commands::list_cmd(dir.as_deref())),
         Command::Calibrate { dir } => Ok(crate::run::calibrate::calibrate_cmd(&dir)),
         Command::Bench {
@@ -110,6 +116,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
         no_plots,
         quiet,
         no_expect,
+        limits,
     } = args;
     // A bad filter is refused before anything runs or is written.
     let trace_filter = if trace_filter.is_empty() {
@@ -124,6 +131,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
             }
         }
     };
+    let limits = limits.limits();
     if let Some(s) = seed {
         sets.push(format!("simulation.seed={s}"));
     }
@@ -135,11 +143,15 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
             &sets,
         ),
     };
-    let scn = match loaded {
-        Ok(s) => s,
-        Err(errs) => {
-            for e in errs {
-                eprintln!("{e}");
+    // Refused before anything runs when the size estimate does not fit the limits.
+    let scn =
+        match loaded.and_then(|s| crate::scenario::commands::check_size(&s, &limits).map(|_| s)) {
+            Ok(s) => s,
+            Err(errs) => {
+                for e in errs {
+                    eprintln!("{e}");
+                }
+                return Ok(2);
             }
             return Ok(2);
         }
@@ -164,6 +176,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
         progress: !quiet && std::io::stdout().is_terminal(),
         no_expect,
         trace_filter,
+        limits,
     };
     let outcome = match crate::run::run_scenario(&scn, &opts) {
         Ok(o) => o,

@@ -8,6 +8,7 @@ pub mod write;
 use crate::kernel::{Simulation, Time};
 use crate::matrix::world::World;
 use crate::observe::recorder::Observer;
+use crate::scenario::estimate::{bytes, Limits};
 use crate::scenario::{RecordsMode, Scenario};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -27,6 +28,8 @@ pub struct RunOptions {
     pub no_expect: bool,
     /// `--trace-filter`: the trace lines to keep (`None`: all).
     pub trace_filter: Option<crate::output::trace::TraceFilter>,
+    /// `--max-memory` / `--max-events`, enforced while the run goes too.
+    pub limits: Limits,
 }
 
 /// What a finished run reports back (also written to `summary.json`).
@@ -72,6 +75,37 @@ pub fn simulate_guarded(
     progress: bool,
     livelock_events: Option<u64>,
 ) -> anyhow::Result<Finished> {
+    let guards = Guards {
+        livelock_events,
+        ..Guards::default()
+    };
+    simulate_limited(scn, trace, unstable_names, progress, &guards)
+}
+
+/// What stops a run early with an error.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Guards {
+    /// Events at one instant that make a livelock (`None`: [`LIVELOCK_EVENTS`] + 100 per
+    /// client and server).
+    pub livelock_events: Option<u64>,
+    /// Kernel events handled at most, and resident memory at most (Linux; checked every
+    /// [`MEMORY_CHECK_EVERY`] events).
+    pub limits: Limits,
+}
+
+/// How often (in kernel events) the run reads its resident memory.
+pub const MEMORY_CHECK_EVERY: u64 = 1 << 16;
+
+/// [`simulate`] with every guard given.
+pub fn simulate_limited(
+    scn: &Scenario,
+    trace: bool,
+    unstable_names: bool,
+    progress: bool,
+    guards: &Guards,
+) -> anyhow::Result<Finished> {
+    let livelock_events = guards.livelock_events;
+    let limits = guards.limits;
     let started = Instant::now();
     let built = crate::app::build(scn, trace)?;
     let end = scn.file.simulation.duration.us();
@@ -111,6 +145,7 @@ pub fn simulate_guarded(
                 }
                 sim.step();
                 observer.drain(&mut sim.model.world);
+                over_limits(sim.handled(), t, &limits)?;
                 if let Some(b) = &bar {
                     if sim.handled() % 65_536 == 0 {
                         b.set_position(t / 1_000_000);
@@ -140,6 +175,41 @@ pub fn simulate_guarded(
         end,
         unstable_names,
     })
+}
+
+/// The `--max-events` and `--max-memory` checks while the run goes: an error once more
+/// kernel events than the limit were handled, or (every [`MEMORY_CHECK_EVERY`] events, on
+/// Linux) once the process's resident memory is above its limit.
+fn over_limits(handled: u64, t: Time, limits: &Limits) -> anyhow::Result<()> {
+    let at = crate::kernel::time::to_ms(t);
+    if handled > limits.max_events {
+        anyhow::bail!(
+            "run stopped at simulated time {at} ms: more than --max-events {} kernel events handled; \
+             nothing was written (raise --max-events, or shorten `simulation.duration`)",
+            limits.max_events
+        );
+    }
+    if handled % MEMORY_CHECK_EVERY == 0 {
+        if let Some(rss) = resident_bytes() {
+            if rss > limits.max_memory_bytes {
+                anyhow::bail!(
+                    "run stopped at simulated time {at} ms: resident memory {} exceeds --max-memory {}; \
+                     nothing was written (raise --max-memory, or make the scenario smaller)",
+                    bytes(rss as f64),
+                    bytes(limits.max_memory_bytes as f64)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// This process's resident memory (Linux: `VmRSS` of /proc/self/status), if known.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Events at one instant, beyond 100 per client and server, that make a run a livelock.
@@ -210,9 +280,26 @@ fn progress_bar(end: Time) -> indicatif::ProgressBar {
 }
 
 /// Run one scenario to completion and write its folder.
+/// The folder is locked for the run ([`crate::output::lock`]); a run that stops with an
+/// error before writing leaves the folder as it was (and removes it when it made it).
 pub fn run_scenario(scn: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    crate::output::files::ensure_writable(&opts.out_dir)?;
-    let fin = simulate(scn, opts.trace, opts.unstable_names, opts.progress)?;
+    let fresh = !opts.out_dir.exists();
+    let lock = crate::output::lock::FolderLock::acquire(&opts.out_dir)?;
+    let guards = Guards {
+        livelock_events: None,
+        limits: opts.limits,
+    };
+    let fin = match simulate_limited(scn, opts.trace, opts.unstable_names, opts.progress, &guards) {
+        Ok(f) => f,
+        Err(e) => {
+            drop(lock);
+            if fresh {
+                // Only an empty folder goes.
+                let _ = std::fs::remove_dir(&opts.out_dir);
+            }
+            return Err(e);
+        }
+    };
     let mode = scn.file.simulation.records;
     let out = write::write_run(scn, fin, opts, mode)?;
     if opts.plots {

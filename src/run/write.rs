@@ -247,7 +247,7 @@ fn clear_old_run(dir: &Path, files: &[(&str, Vec<u8>)], trace: bool) -> anyhow::
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.contains(".tmp") && e.path().is_file() {
+            if crate::output::lock::is_temporary(&name) && e.path().is_file() {
                 gone(&e.path())?;
             }
         }

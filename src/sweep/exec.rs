@@ -61,6 +61,9 @@ where
     }
     let out = &opts.out;
     std::fs::create_dir_all(out).map_err(|e| SweepError::io(out, e))?;
+    // One writer per folder (README "Outputs").
+    let _lock = crate::output::lock::FolderLock::acquire(out)
+        .map_err(|e| SweepError::Input(format!("{e:#}")))?;
 
     let runs = plan.meta.runs();
     let digests = plan.point_digests();

@@ -128,6 +128,9 @@ pub fn merge_dirs(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, SweepErro
     }
 
     std::fs::create_dir_all(out).map_err(|e| SweepError::io(out, e))?;
+    // One writer per folder (README "Outputs").
+    let _lock = crate::output::lock::FolderLock::acquire(out)
+        .map_err(|e| SweepError::Input(format!("{e:#}")))?;
     let out_canon = out.canonicalize().map_err(|e| SweepError::io(out, e))?;
     let mut copied = 0;
     let mut kept = 0;

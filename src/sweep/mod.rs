@@ -119,6 +119,7 @@ pub fn simulator_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         progress: false,
         no_expect: false,
         trace_filter: None,
+        limits: Default::default(),
     };
     crate::run::run_scenario(scn, &opts).map(|_| ())
 }

@@ -126,13 +126,12 @@ pub fn write_figure(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
         render(fig, &root)?;
         root.present().map_err(de)?;
     }
-    let tmp_svg = dir.join(format!(".{}.svg.tmp", fig.name));
-    std::fs::write(&tmp_svg, svg).with_context(|| format!("writing {}", tmp_svg.display()))?;
-    std::fs::rename(&tmp_svg, &svg_path)
-        .with_context(|| format!("renaming to {}", svg_path.display()))?;
+    crate::output::files::write_file_atomic(&svg_path, svg.as_bytes())
+        .with_context(|| format!("writing {}", svg_path.display()))?;
 
-    // The bitmap encoder picks the format from the extension, so the temporary name ends in .png.
-    let tmp_png = dir.join(format!(".{}.tmp.png", fig.name));
+    // The bitmap encoder picks the format from the extension, so the temporary name ends in
+    // .png; the pid keeps two processes' names apart.
+    let tmp_png = dir.join(format!(".{}.tmp-{}.png", fig.name, std::process::id()));
     {
         let root = GlyphText {
             inner: BitMapBackend::new(&tmp_png, (WIDTH, HEIGHT)),
