@@ -3,12 +3,13 @@
 //! Generic on purpose: nothing here knows about Matrix. A model is any type implementing
 //! [`Model`]; its events are a plain `enum` chosen by the model (no downcasting).
 
+pub mod hash;
 pub mod queue;
 pub mod rng;
 pub mod time;
 
 pub use queue::{EventKey, EventQueue};
-pub use rng::{stream, RngStream};
+pub use rng::{stream, stream_key, RngStream};
 pub use time::{Time, MICROS_PER_MS, MICROS_PER_SEC};
 
 /// What a model sees while it handles one event: the current time and the queue to schedule on.

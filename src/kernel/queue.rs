@@ -34,8 +34,7 @@
 //! when it reaches the front.
 
 use super::time::Time;
-use std::collections::{HashSet, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 /// Identifies one scheduled event, for cancellation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,30 +58,9 @@ const SORT_MAX: usize = if cfg!(test) { 3 } else { 64 };
 /// `front` longer than this after an insertion in its middle is cut back (see `spill`).
 const FRONT_CAP: usize = if cfg!(test) { 4 } else { 128 };
 
-/// Hashes a sequence number for the cancelled set with one multiplication (Fibonacci
-/// hashing). Sequence numbers are dense integers chosen by the queue, not by a user, so
-/// SipHash's flood resistance buys nothing here.
-#[derive(Default)]
-struct SeqHasher(u64);
-
-impl Hasher for SeqHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type SeqSet = HashSet<u64, BuildHasherDefault<SeqHasher>>;
+/// The cancelled set: sequence numbers are dense integers chosen by the queue, hashed with
+/// one multiplication ([`IdHasher`](super::hash::IdHasher)).
+type SeqSet = super::hash::IdSet<u64>;
 
 pub struct EventQueue<E> {
     /// Every pending event at or before `hi`, in (time, sequence) order.
@@ -337,7 +315,7 @@ mod tests {
     struct Reference {
         heap: BinaryHeap<Reverse<(Time, u64)>>,
         next_seq: u64,
-        cancelled: HashSet<u64>,
+        cancelled: std::collections::HashSet<u64>,
     }
 
     impl Reference {
@@ -345,7 +323,7 @@ mod tests {
             Reference {
                 heap: BinaryHeap::new(),
                 next_seq: 0,
-                cancelled: HashSet::new(),
+                cancelled: std::collections::HashSet::new(),
             }
         }
         fn push(&mut self, time: Time) -> u64 {

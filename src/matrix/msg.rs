@@ -34,12 +34,13 @@ pub enum ServerEv {
     SyncRequest(SyncRequest),
     /// A `/send` reaches its destination.
     Txn(TxnArrival),
-    /// The answer to one of our `/send` attempts.
-    TxnResponse(TxnResponse),
+    /// The answer to one of our `/send` attempts (boxed: 40 bytes would set the size of
+    /// every kernel event).
+    TxnResponse(Box<TxnResponse>),
     /// `get_missing_events` from another server.
     MissingReq(Box<MissingReq>),
     /// Its answer.
-    MissingResp(MissingResp),
+    MissingResp(Box<MissingResp>),
     /// `send_join` from a server whose user joins a room we are in.
     JoinReq(JoinReq),
     /// Its answer: the room's state.
@@ -59,7 +60,7 @@ pub enum ServerEv {
     /// An event created here is persisted: its clients and its federation sender see it.
     Persisted {
         pdu: PduId,
-        only_to: Option<Vec<ServerId>>,
+        only_to: Option<Box<[ServerId]>>,
     },
     /// This server's handling time for a `/send` is over: it processes the PDUs.
     TxnHandled(TxnArrival),
@@ -381,5 +382,27 @@ impl Ev {
             Ev::Input(i) => format!("input: {}", variant(format!("{i:?}"))),
             Ev::App(a) => format!("workload: {}", variant(format!("{a:?}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pending kernel event holds one `Ev` (plus 16 bytes of time and sequence), and
+    /// the queue moves it a few times: rare large payloads are boxed to keep it small.
+    #[test]
+    fn kernel_event_stays_small() {
+        let (ev, server, client) = (
+            std::mem::size_of::<Ev>(),
+            std::mem::size_of::<ServerEv>(),
+            std::mem::size_of::<ClientEv>(),
+        );
+        assert!(
+            ev <= 48,
+            "Ev is {ev} bytes (56 before boxing `TxnResponse` and 32-bit sync tokens)"
+        );
+        assert!(server <= 32, "ServerEv is {server} bytes");
+        assert!(client <= 32, "ClientEv is {client} bytes");
     }
 }

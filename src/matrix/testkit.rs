@@ -600,7 +600,7 @@ pub fn pdus_of(a: &AttemptDone) -> Vec<PduId> {
 pub fn txn_responses(evs: &[(Time, Ev)]) -> Vec<(Time, ServerId, TxnResponse)> {
     evs.iter()
         .filter_map(|(t, e)| match e {
-            Ev::Server(s, ServerEv::TxnResponse(r)) => Some((*t, *s, r.clone())),
+            Ev::Server(s, ServerEv::TxnResponse(r)) => Some((*t, *s, (**r).clone())),
             _ => None,
         })
         .collect()

@@ -7,11 +7,12 @@ pub mod spec;
 
 pub use dist::{jitter, Sampler};
 
-use crate::kernel::{stream, RngStream, Time};
+use crate::kernel::hash::IdMap;
+use crate::kernel::{stream_key, RngStream, Time};
 use petgraph::graph::{NodeIndex, UnGraph};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use spec::{Dist, NetSpec, Topology};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// One link's model (both directions share it; each direction draws from its own stream).
 #[derive(Clone, Debug)]
@@ -58,11 +59,20 @@ pub struct Network {
     overrides: BTreeMap<(u32, u32), LinkModel>,
     /// `star` and `explicit`: the graph messages are routed over (shortest hop path).
     graph: Option<UnGraph<u32, ()>>,
-    routes: HashMap<(u32, u32), Option<Vec<u32>>>,
+    routes: IdMap<(u32, u32), Option<Vec<u32>>>,
     partitions: Vec<Partition>,
     link_faults: Vec<LinkFault>,
-    // Lookup only: the order of this map never reaches an outcome.
-    rngs: HashMap<(u32, u32), RngStream>,
+    // Lookup only: the order of these maps never reaches an outcome.
+    rngs: IdMap<(u32, u32), LinkStream>,
+}
+
+/// One direction's random stream, kept compact: its key and how many words it has drawn.
+/// A live ChaCha generator is about 330 bytes and a run has one per server pair that
+/// talks (millions at 10 000 servers); this is 40, and the generator is rebuilt at its
+/// position for each message (the numbers drawn are the same).
+struct LinkStream {
+    key: [u8; 32],
+    pos: u64,
 }
 
 fn key(a: u32, b: u32) -> (u32, u32) {
@@ -155,10 +165,10 @@ impl Network {
             inter: mk(&spec.inter_latency),
             overrides,
             graph,
-            routes: HashMap::new(),
+            routes: IdMap::default(),
             partitions,
             link_faults,
-            rngs: HashMap::new(),
+            rngs: IdMap::default(),
         }
     }
 
@@ -271,9 +281,16 @@ impl Network {
         if a == b {
             return Transit::Arrives(0);
         }
-        let Some(path) = self.route(a, b) else {
-            return Transit::Cut;
+        // Without a routing graph every pair is one direct hop (no route to look up).
+        let routed = match self.graph {
+            None => None,
+            Some(_) => match self.route(a, b) {
+                None => return Transit::Cut,
+                r => r,
+            },
         };
+        let direct = [a, b];
+        let path: &[u32] = routed.as_deref().unwrap_or(&direct);
         if path
             .windows(2)
             .any(|w| self.cut_by_partition(w[0], w[1], t))
@@ -287,17 +304,21 @@ impl Network {
             let model = self.link_model(x, y, t).clone();
             let seed = self.seed;
             let names = &self.names;
-            let rng = self.rngs.entry((x, y)).or_insert_with(|| {
-                stream(
+            let st = self.rngs.entry((x, y)).or_insert_with(|| LinkStream {
+                key: stream_key(
                     seed,
                     &format!("link/{}->{}", names[x as usize], names[y as usize]),
                     "transit",
-                )
+                ),
+                pos: 0,
             });
-            total += model.latency.sample(rng);
+            let mut rng = RngStream::from_seed(st.key);
+            rng.set_word_pos(u128::from(st.pos));
+            total += model.latency.sample(&mut rng);
             if model.loss > 0.0 && rng.random::<f64>() < model.loss {
                 lost = true;
             }
+            st.pos = rng.get_word_pos() as u64;
         }
         if lost {
             Transit::Lost

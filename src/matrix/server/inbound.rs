@@ -215,8 +215,12 @@ impl Server {
         let (t, dest) = (cx.now(), self.id);
         let at = resp.at;
         let (outcome, retry_after) = (resp.outcome, resp.retry_after);
-        cx.to_server(dest, origin, 0, ServerEv::TxnResponse(resp), |lost| {
-            Wire::SendAnswer {
+        cx.to_server(
+            dest,
+            origin,
+            0,
+            ServerEv::TxnResponse(Box::new(resp)),
+            |lost| Wire::SendAnswer {
                 t,
                 origin,
                 dest,
@@ -226,8 +230,8 @@ impl Server {
                 retry_after,
                 body,
                 lost,
-            }
-        });
+            },
+        );
     }
 
     fn schedule_defer(&mut self, cx: &mut Cx<'_, '_>) {
@@ -551,16 +555,20 @@ impl Server {
             room,
             pdus: out,
         };
-        cx.to_server(from, asker, 0, ServerEv::MissingResp(resp), |lost| {
-            Wire::MissingResponse {
+        cx.to_server(
+            from,
+            asker,
+            0,
+            ServerEv::MissingResp(Box::new(resp)),
+            |lost| Wire::MissingResponse {
                 t: now,
                 from,
                 asker,
                 room,
                 pdus: shown.unwrap_or_default(),
                 lost,
-            }
-        });
+            },
+        );
     }
 
     pub(crate) fn on_missing_resp(&mut self, cx: &mut Cx<'_, '_>, r: MissingResp) {

@@ -26,11 +26,12 @@ use super::ids::{ClientId, DelayId, EvType, PduId, RoomId, ServerId, TxnId};
 use super::msg::{AttemptRef, PowerMap, ServerEv, TxnBody, TxnEntry};
 use super::probe::Arrival;
 use super::spec::ServerCfg;
+use crate::kernel::hash::{IdMap, IdSet};
 use crate::kernel::{EventKey, RngStream, Time};
 use clock::Clock;
 use policy::Buckets;
 use requests::NeedsWorld;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use sync::SyncToken;
 
@@ -44,9 +45,9 @@ pub struct RoomView {
     /// Forward extremities: events not yet referenced by a later one.
     pub extremities: Vec<PduId>,
     /// Events known here (lookup only).
-    pub known: HashSet<PduId>,
+    pub known: IdSet<PduId>,
     /// Events named as prev_events by a known event (lookup only).
-    pub referenced: HashSet<PduId>,
+    pub referenced: IdSet<PduId>,
     /// The most recent PDUs' origin_server_ts, for "late" sticky events (MSC4354 "Federation behaviour").
     pub recent_ts: VecDeque<i64>,
 }
@@ -119,7 +120,7 @@ pub struct StickyEntry {
 #[derive(Clone, Debug, Default)]
 pub struct Device {
     /// Sticky events this device has received (MSC4354: each sticky event once).
-    pub delivered: HashSet<PduId>,
+    pub delivered: IdSet<PduId>,
     /// Rooms joined since the last response: all their sticky events come at once (MSC4354 "Sync API changes").
     pub newly_joined: BTreeSet<RoomId>,
     /// The long-poll waiting here: (request number, its timeout).
@@ -195,7 +196,7 @@ pub struct Server {
     pub timeline: Vec<(RoomId, PduId)>,
     pub sticky_stream: Vec<StickyEntry>,
     /// End of stickiness (local ms) of every sticky event in the stream (lookup only).
-    pub sticky_end: HashMap<PduId, i64>,
+    pub sticky_end: IdMap<PduId, i64>,
     pub wake_pending: bool,
     /// Incremented at every crash: work scheduled before a crash is void after it.
     pub epoch: u32,
@@ -241,7 +242,7 @@ impl Server {
             dests: BTreeMap::new(),
             timeline: vec![],
             sticky_stream: vec![],
-            sticky_end: HashMap::new(),
+            sticky_end: IdMap::default(),
             wake_pending: false,
             epoch: 0,
             soft_failed: BTreeMap::new(),
@@ -270,9 +271,9 @@ impl Server {
             }
             ServerEv::SyncRequest(r) => self.on_sync_request(cx, r),
             ServerEv::Txn(t) => self.on_txn(cx, t),
-            ServerEv::TxnResponse(r) => self.on_txn_response(cx, r),
+            ServerEv::TxnResponse(r) => self.on_txn_response(cx, *r),
             ServerEv::MissingReq(r) => self.on_missing_req(cx, *r),
-            ServerEv::MissingResp(r) => self.on_missing_resp(cx, r),
+            ServerEv::MissingResp(r) => self.on_missing_resp(cx, *r),
             ServerEv::JoinResp(r) => self.on_join_resp(cx, *r),
             ServerEv::StartTxn { dest } => self.on_start_txn(cx, dest),
             ServerEv::RetryTxn { dest, txn } => self.on_retry_txn(cx, dest, txn),

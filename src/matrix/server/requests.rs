@@ -248,7 +248,7 @@ impl Server {
         if persist == 0 {
             self.publish_local(cx, pdu, only_to);
         } else {
-            let only_to = only_to.map(|o| o.to_vec());
+            let only_to = only_to.map(Box::from);
             cx.server_timer(self.id, persist, ServerEv::Persisted { pdu, only_to });
         }
     }

@@ -250,7 +250,7 @@ impl Server {
                 outcome: Outcome::Refused,
                 retry_after: None,
             };
-            cx.server_timer(origin, lat + back, ServerEv::TxnResponse(resp));
+            cx.server_timer(origin, lat + back, ServerEv::TxnResponse(Box::new(resp)));
         } else {
             cx.server_timer(dest, lat, ServerEv::Txn(TxnArrival { body }));
         }

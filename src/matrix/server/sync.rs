@@ -3,6 +3,7 @@
 //! stream order, each sticky event once per device, joins bringing all sticky events.
 
 use super::{Server, Unconfirmed};
+use crate::kernel::hash::IdSet;
 use crate::kernel::Time;
 use crate::matrix::cx::Cx;
 use crate::matrix::event::EventStore;
@@ -10,13 +11,25 @@ use crate::matrix::ids::{ClientId, PduId, RoomId};
 use crate::matrix::msg::{ClientEv, PowerMap, ServerEv, SyncRequest};
 use crate::matrix::probe::Wire;
 use crate::matrix::spec::CapCounts;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-/// A sync token: positions in the server's timeline and sticky streams.
+/// A sync token: positions in the server's timeline and sticky streams (32 bits each: it
+/// travels in every `/sync` request, so it sets the size of the kernel's events).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncToken {
-    pub timeline: usize,
-    pub sticky: usize,
+    pub timeline: u32,
+    pub sticky: u32,
+}
+
+impl SyncToken {
+    /// The token at these stream positions (saturating: no server's stream comes near).
+    pub fn at(timeline: usize, sticky: usize) -> SyncToken {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        SyncToken {
+            timeline: clamp(timeline),
+            sticky: clamp(sticky),
+        }
+    }
 }
 
 /// One room's part of a response.
@@ -107,19 +120,21 @@ impl Server {
         let dev = &self.devices[&client];
         if self
             .timeline
-            .get(since.timeline..)
+            .get(since.timeline as usize..)
             .is_some_and(|t| t.iter().any(|(r, _)| rooms.binary_search(r).is_ok()))
         {
             return true;
         }
         let local = self.clock.local_ms(now);
-        self.sticky_stream.get(since.sticky..).is_some_and(|st| {
-            st.iter().any(|e| {
-                rooms.binary_search(&e.room).is_ok()
-                    && e.end_local_ms > local
-                    && !dev.delivered.contains(&e.pdu)
+        self.sticky_stream
+            .get(since.sticky as usize..)
+            .is_some_and(|st| {
+                st.iter().any(|e| {
+                    rooms.binary_search(&e.room).is_ok()
+                        && e.end_local_ms > local
+                        && !dev.delivered.contains(&e.pdu)
+                })
             })
-        })
     }
 
     pub(crate) fn on_sync_timeout(&mut self, cx: &mut Cx<'_, '_>, client: ClientId, req: u64) {
@@ -193,6 +208,7 @@ impl Server {
             timeline: tpos,
             sticky: spos,
         } = since.unwrap_or_default();
+        let (tpos, spos) = (tpos as usize, spos as usize);
         let limit = cfg.timeline_limit as usize;
         let mut parts: BTreeMap<RoomId, RoomPart> = BTreeMap::new();
         // Timeline: the newest `timeline_limit` events per room since the token.
@@ -202,7 +218,7 @@ impl Server {
                 per_room.entry(*r).or_default().push(*p);
             }
         }
-        let mut in_timeline: HashSet<PduId> = HashSet::new();
+        let mut in_timeline: IdSet<PduId> = IdSet::default();
         for (r, evs) in per_room {
             let limited = evs.len() > limit;
             let tl: Vec<PduId> = evs[evs.len().saturating_sub(limit)..].to_vec();
@@ -216,7 +232,7 @@ impl Server {
         }
         let dev = &self.devices[&client];
         let mut sticky: Vec<(RoomId, PduId, i64)> = vec![];
-        let mut taken: HashSet<PduId> = HashSet::new();
+        let mut taken: IdSet<PduId> = IdSet::default();
         // MSC4354 "Sync API changes": joining a room brings all its unexpired sticky events at once.
         if since.is_some() && !dev.newly_joined.is_empty() {
             for e in &self.sticky_stream {
@@ -287,10 +303,7 @@ impl Server {
                 .map(|v| v.power.clone())
                 .unwrap_or_default();
         }
-        let next_batch = SyncToken {
-            timeline: self.timeline.len(),
-            sticky: next_spos,
-        };
+        let next_batch = SyncToken::at(self.timeline.len(), next_spos);
         let dev = self.devices.get_mut(&client).expect("device");
         let served = std::mem::take(&mut dev.newly_joined);
         dev.unconfirmed = Some(Unconfirmed {

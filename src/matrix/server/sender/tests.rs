@@ -139,11 +139,11 @@ fn one_queue_per_destination_and_at_most_one_send_in_flight() {
     };
     k.to_server(
         hs1,
-        ServerEv::TxnResponse(TxnResponse {
+        ServerEv::TxnResponse(Box::new(TxnResponse {
             at,
             outcome: Outcome::Ok,
             retry_after: None,
-        }),
+        })),
     );
     assert_eq!(k.step(), Some((100 * MS, "hs1: StartTxn hs2".to_string())));
     assert_eq!(k.labels()[0], (150 * MS, "hs2: Txn hs1 n=1".to_string()));

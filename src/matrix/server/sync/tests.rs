@@ -56,7 +56,7 @@ fn sync(k: &mut Kit, since: Option<SyncToken>) -> (Option<SyncResponse>, Vec<(Ti
 }
 
 fn tok(timeline: usize, sticky: usize) -> Option<SyncToken> {
-    Some(SyncToken { timeline, sticky })
+    Some(SyncToken::at(timeline, sticky))
 }
 
 fn with_left(pdus: &[PduId], left_ms: i64) -> Vec<(PduId, i64)> {
