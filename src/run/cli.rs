@@ -153,9 +153,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<u8> {
                 }
                 return Ok(2);
             }
-            return Ok(2);
-        }
-    };
+        };
     if let Some(f) = &trace_filter {
         let servers: Vec<String> = scn.servers.iter().map(|s| s.name.clone()).collect();
         if let Err(e) = f.check_names(&servers, &crate::output::trace::room_names(&scn)) {
