@@ -283,3 +283,53 @@ fn local_and_remote_pairs_are_reported_apart() {
         }
     }
 }
+
+#[test]
+fn a_crash_takes_down_every_call_on_its_device() {
+    // hs1/0 is the only client of hs1, in two calls (rooms a and b). Its participant in
+    // `a` crashes at 40 s; the crash takes the client offline, so its participant in `b`
+    // (in the call until 200 s) is gone without a leave too: two crashes, and the delayed
+    // leave that then fires for `b` is the mechanism working, not a false leave.
+    let text = r#"
+[simulation]
+name = "device"
+seed = 3
+duration = "5m"
+[network]
+latency = { dist = "constant", value = "100ms" }
+[servers]
+count = 2
+[servers.defaults]
+processing = { dist = "constant", value = "0ms" }
+origin_processing = { dist = "constant", value = "0ms" }
+clients_per_server = 1
+client_latency = { dist = "constant", value = "10ms" }
+[[rooms]]
+name = "a"
+servers = "all"
+[[rooms]]
+name = "b"
+servers = "all"
+[[workload]]
+kind = "matrixrtc"
+room = "a"
+participants = 1
+join = { dist = "constant", value = "10s" }
+stay = { dist = "constant", value = "30s" }
+crash_fraction = 1.0
+sticky_duration = "1h"
+[[workload]]
+kind = "matrixrtc"
+room = "b"
+participants = 1
+join = { dist = "constant", value = "10s" }
+stay = { dist = "constant", value = "190s" }
+crash_fraction = 0.0
+sticky_duration = "1h"
+"#;
+    let r = run(text);
+    assert_eq!(r.metric("rtc.participants"), 2.0);
+    assert_eq!(r.metric("rtc.crashes"), 2.0);
+    assert_eq!(r.metric("rtc.false_leaves"), 0.0);
+    assert_eq!(r.metric("rtc.ghosts_at_end"), 0.0);
+}

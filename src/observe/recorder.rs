@@ -119,8 +119,8 @@ pub struct Observer {
     pub leaves: Vec<Time>,
     pub participants: u32,
     /// MatrixRTC member keys whose participant is in the call (joined, neither left nor
-    /// crashed), for `rtc.false_leaves`.
-    pub rtc_live: BTreeMap<MapKey, bool>,
+    /// crashed): the participant's id while it is, `None` after; for `rtc.false_leaves`.
+    pub rtc_live: BTreeMap<MapKey, Option<u32>>,
     /// Delayed leaves a server fired while their participant was still in the call.
     pub false_leaves: u64,
     /// Heartbeats (delayed-leave restarts) the participants sent.
@@ -301,7 +301,7 @@ impl Observer {
                 key,
                 tag,
             } => {
-                self.rtc_live.insert(key.clone(), true);
+                self.rtc_live.insert(key.clone(), Some(participant));
                 self.pending_joins.insert(tag, (participant, key));
             }
             Probe::RtcCrash {
@@ -309,16 +309,29 @@ impl Observer {
                 key,
                 t,
             } => {
-                self.rtc_live.insert(key.clone(), false);
+                self.rtc_live.insert(key.clone(), None);
+                // The crash takes its client (the device) offline: every other participant
+                // in a call on that client is gone without a leave too, so it is a crash,
+                // not a live participant whose delayed leave fires falsely.
+                let with_it: Vec<(MapKey, u32)> = self
+                    .rtc_live
+                    .iter()
+                    .filter(|(k, _)| k.sender == key.sender)
+                    .filter_map(|(k, p)| p.map(|p| (k.clone(), p)))
+                    .collect();
+                for (k, p) in with_it {
+                    self.rtc_live.insert(k.clone(), None);
+                    self.open.rtc_crash(w, p, k, t);
+                }
                 self.open.rtc_crash(w, participant, key, t)
             }
             Probe::RtcHeartbeat { .. } => self.heartbeats += 1,
             Probe::RtcLeft { key, .. } => {
-                self.rtc_live.insert(key, false);
+                self.rtc_live.insert(key, None);
             }
             Probe::DelayedFired { pdu, .. } => {
                 if let Some(k) = w.sh.pdus[pdu].map_key() {
-                    if self.rtc_live.get(&k).copied().unwrap_or(false) {
+                    if self.rtc_live.get(&k).is_some_and(Option::is_some) {
                         self.false_leaves += 1;
                     }
                 }
