@@ -1,5 +1,6 @@
 //! The `stickysim` command line: parse, call the library, print, set the exit code.
-//! Exit codes: 0 all claims hold, 1 a claim failed, 2 bad input.
+//! Exit codes: 0 all claims hold, 1 a claim failed, 2 bad input, 101 an internal error (a
+//! bug: an arithmetic overflow the input checks missed, say; release builds check overflow).
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -17,6 +18,24 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // A panic is a bug, never an answer: say so in one line, with where, and exit 101.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "internal error: {what}{at}. This is a bug in stickysim {} (an input the checks \
+             should have refused); please report it with the scenario and the command line.",
+            env!("CARGO_PKG_VERSION")
+        );
+    }));
     let cli = Cli::parse();
     // No command: `stickysim run` with the embedded default scenario.
     let cmd = cli.cmd.unwrap_or(Command::Run(RunArgs::default()));

@@ -275,8 +275,10 @@ to = "3m""#,
 /// hs1/0 sends sticky events (1 h) at the given times; hs1's clock changes at 10 min.
 /// Returns, per event in sending order, (origin_server_ts, hs1 window, hs2 window) with
 /// windows in simulated ms.
-#[allow(clippy::type_complexity)]
-fn clock(fault: &str, at: &[&str]) -> Vec<(i64, (f64, f64), (f64, f64))> {
+/// A sticky window (from, to) in simulated ms.
+type Window = (f64, f64);
+
+fn clock(fault: &str, at: &[&str]) -> Vec<(i64, Window, Window)> {
     let actions: String = at
         .iter()
         .enumerate()

@@ -141,7 +141,6 @@ pub fn t975(df: usize) -> f64 {
 pub const Z975: f64 = 1.959_963_984_540_054_3;
 
 /// t(0.975, df) for df = 1..=120.
-#[allow(clippy::excessive_precision)]
 const T975: [f64; 120] = [
     12.706204736174705,
     4.302652729749464,

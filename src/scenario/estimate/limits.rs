@@ -171,9 +171,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// A scenario with every size-driving key set from the arguments.
-    #[allow(clippy::too_many_arguments)]
-    fn scenario_text(
+    /// Every size-driving key of [`scenario_text`].
+    #[derive(Clone, Copy)]
+    struct Sizes {
         servers: u32,
         cps: u32,
         participants: u32,
@@ -184,7 +184,22 @@ mod tests {
         sample_us: u64,
         every_us: u64,
         sigma: f64,
-    ) -> String {
+    }
+
+    /// A scenario with every size-driving key set from `z`.
+    fn scenario_text(z: &Sizes) -> String {
+        let Sizes {
+            servers,
+            cps,
+            participants,
+            sharers,
+            rate,
+            count,
+            duration_us,
+            sample_us,
+            every_us,
+            sigma,
+        } = *z;
         let count = count.map(|c| format!("count = {c}\n")).unwrap_or_default();
         format!(
             r#"
@@ -251,7 +266,7 @@ rate = {rate:e}
             every_us in prop_oneof![Just(0u64), 1u64..10, 1u64..=3_153_600_000_000_000],
             sigma in 0.0f64..=5.0,
         ) {
-            let text = scenario_text(servers, cps, participants, sharers, rate, count, duration_us, sample_us, every_us, sigma);
+            let text = scenario_text(&Sizes { servers, cps, participants, sharers, rate, count, duration_us, sample_us, every_us, sigma });
             if let Ok(scn) = crate::scenario::load_str(&text, "p.toml", &[]) {
                 let e = estimate(&scn);
                 prop_assert!(e.memory_bytes >= BASE_BYTES as u64);
