@@ -77,7 +77,9 @@ pub fn latency_overlay(runs: &[RunData]) -> Figure {
     let mut lines: Vec<(String, Vec<(f64, f64)>)> = vec![];
     let mut notes = vec![];
     for r in runs {
-        let total = r.metrics.get("delivery.count").copied().unwrap_or(0.0);
+        // Every due pair: `delivery.count` (delivered + lost) and the pending ones.
+        let metric = |k: &str| r.metrics.get(k).copied().unwrap_or(0.0);
+        let total = metric("delivery.count") + metric("delivery.pending_at_end");
         let reached = r.delivered_fraction().unwrap_or(0.0) * total;
         let (pts, frac, total) =
             match run_cdf(r, latency_sample(r), "delivery.latency_ms", total, reached) {
