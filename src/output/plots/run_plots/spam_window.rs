@@ -106,10 +106,76 @@ pub fn spam_window_figure(dir: &Path) -> Figure {
         }
         Err(e) => panel.note = Some(format!("Cannot read sync responses: {e}")),
     }
+    let mut panels = vec![panel];
+    if let Some((fresh, note)) = fresh_panel(dir, end) {
+        panels.push(fresh);
+        caption.push(' ');
+        caption.push_str(&note);
+    }
     Figure {
         name: "spam_window".into(),
-        title: "Inactionable sticky events per /sync response".into(),
+        title: if panels.len() > 1 {
+            "Inactionable sticky events: per /sync response, and in a fresh /sync".into()
+        } else {
+            "Inactionable sticky events per /sync response".into()
+        },
         caption: caption + &ctx.caption_suffix(),
-        panels: vec![panel],
+        panels,
     }
+}
+
+/// What a client syncing afresh would receive (timeseries.csv `fresh_*`): per sample, the
+/// largest over servers of the inactionable events and the flood (a sender's live keys
+/// beyond 10), beside the live sticky events. `None` when the columns are absent or zero.
+fn fresh_panel(dir: &Path, end: Option<f64>) -> Option<(Panel, String)> {
+    use std::collections::BTreeMap;
+    // t -> (largest fresh_sticky, largest fresh_inactionable, largest fresh_flood)
+    let mut by_t: BTreeMap<u64, (f64, f64, f64)> = BTreeMap::new();
+    let read = read_csv(
+        &dir.join("timeseries.csv"),
+        &["t_ms", "fresh_sticky", "fresh_inactionable", "fresh_flood"],
+        |_, c| {
+            let t = num("t_ms", c[0])?.ok_or("empty t_ms")?;
+            let v = |i: usize, k: &str| num(k, c[i]).map(|x| x.unwrap_or(0.0));
+            let (a, b, f) = (
+                v(1, "fresh_sticky")?,
+                v(2, "fresh_inactionable")?,
+                v(3, "fresh_flood")?,
+            );
+            let e = by_t.entry(t as u64).or_default();
+            *e = (e.0.max(a), e.1.max(b), e.2.max(f));
+            Ok(())
+        },
+    );
+    if !matches!(read, Ok(Some(_))) || by_t.values().all(|r| r.1 == 0.0 && r.2 == 0.0) {
+        return None;
+    }
+    let mut panel = Panel::new(
+        time_axis(end),
+        Axis::new("events in a fresh /sync", AxisKind::Count).range(Some(0.0), None),
+    );
+    let line = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+        by_t.iter().map(|(t, r)| (*t as f64, f(r))).collect()
+    };
+    panel.series.push(Series::new(
+        "unexpired sticky (largest server)",
+        Hue::Palette(0),
+        vec![Mark::Step(line(|r| r.0))],
+    ));
+    panel.series.push(Series::new(
+        "inactionable (largest server)",
+        Hue::Palette(3),
+        vec![Mark::Step(line(|r| r.1))],
+    ));
+    if by_t.values().any(|r| r.2 > 0.0) {
+        panel.series.push(Series::new(
+            "flood: keys beyond 10 per sender",
+            Hue::Palette(1),
+            vec![Mark::Step(line(|r| r.2))],
+        ));
+    }
+    let note =
+        "Lower: a fresh /sync at each sample (largest server); where the lines meet, all is waste."
+            .to_string();
+    Some((panel, note))
 }
