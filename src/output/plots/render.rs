@@ -78,7 +78,14 @@ pub fn render<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -
 
     // Caption, wrapped, at the bottom.
     let cap_lines = wrap(root, &fig.caption, CAPTION_PX, w - 28);
-    let cap_lines: Vec<String> = cap_lines.into_iter().take(3).collect();
+    // At most 5 lines; a cut one ends in "…" (the SVG and PNG carry the same text).
+    let cut = cap_lines.len() > 5;
+    let mut cap_lines: Vec<String> = cap_lines.into_iter().take(5).collect();
+    if cut {
+        if let Some(last) = cap_lines.last_mut() {
+            last.push('…');
+        }
+    }
     let cap_h = cap_lines.len() as i32 * 17 + if cap_lines.is_empty() { 4 } else { 8 };
     for (i, line) in cap_lines.iter().enumerate() {
         let y = h - cap_h + 4 + i as i32 * 17;
