@@ -211,6 +211,21 @@ fn print_summary(scn: &crate::scenario::Scenario, o: &crate::run::RunOutcome) {
             })
             .unwrap_or_else(|| "-".into())
     };
+    // Shares of every due pair (lost and pending ones in the denominator).
+    let pct = |k: &str| {
+        m.get(k)
+            .map(|v| format!("{:.1}%", v * 100.0))
+            .unwrap_or_else(|| "-".into())
+    };
+    let due = m
+        .get("delivery.count")
+        .map(|c| {
+            format!(
+                "{}",
+                (c + m.get("delivery.pending_at_end").unwrap_or(&0.0)) as i64
+            )
+        })
+        .unwrap_or_else(|| "-".into());
     println!(
         "stickysim {} — {} (seed {})",
         crate::VERSION,
@@ -219,11 +234,26 @@ fn print_summary(scn: &crate::scenario::Scenario, o: &crate::run::RunOutcome) {
     );
     let rows = [
         (
-            "deliveries",
-            format!("{} ({} lost)", g("delivery.count"), g("delivery.lost")),
+            "due pairs: delivered, lost, pending",
+            format!(
+                "{}: {}, {}, {}",
+                due,
+                pct("delivery.delivered_fraction"),
+                g("delivery.lost"),
+                g("delivery.pending_at_end")
+            ),
         ),
         (
-            "latency p50 / p99 / max (ms)",
+            "delivered within 1 s / 10 s / 60 s",
+            format!(
+                "{} / {} / {}",
+                pct("delivery.within_1s"),
+                pct("delivery.within_10s"),
+                pct("delivery.within_60s")
+            ),
+        ),
+        (
+            "latency of delivered p50/p99/max (ms)",
             format!(
                 "{} / {} / {}",
                 g("delivery.latency_ms.p50"),
@@ -241,7 +271,14 @@ fn print_summary(scn: &crate::scenario::Scenario, o: &crate::run::RunOutcome) {
             ),
         ),
         ("inactionable sticky events", g("spam.inactionable_events")),
-        ("spam window (ms)", g("spam.window_ms")),
+        (
+            "spam window (ms)",
+            if m.get("spam.window_censored").is_some_and(|c| *c > 0.0) {
+                format!("{} (censored: still open at the end)", g("spam.window_ms"))
+            } else {
+                g("spam.window_ms")
+            },
+        ),
         (
             "time to converge p50 / p99 (ms)",
             format!(
@@ -264,7 +301,7 @@ fn print_summary(scn: &crate::scenario::Scenario, o: &crate::run::RunOutcome) {
         ),
     ];
     for (k, v) in rows {
-        println!("  {k:<34} {v}");
+        println!("  {k:<38} {v}");
     }
     for c in &o.expectations {
         println!("  {} {}", if c.pass { "ok  " } else { "FAIL" }, c.text);
