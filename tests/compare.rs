@@ -257,39 +257,9 @@ fn pending_pairs_are_in_the_overlay_denominator() {
     // at 60 s; hs2 is cut off from 50 s to the end. 3 events x 7 recipients = 21 due pairs:
     // `c` 7 delivered; `a` 3 local delivered, 4 pending on hs2; `b` 3 local, 4 lost. The
     // line ends at 13/21, not at 13/17 (pending left out) nor 13/21 of a 17-pair total.
-    let text = r#"
-[simulation]
-name = "pending"
-seed = 1
-duration = "10m"
-[network]
-latency = { dist = "constant", value = "100ms" }
-[servers]
-count = 2
-[servers.defaults]
-processing = { dist = "constant", value = "0ms" }
-origin_processing = { dist = "constant", value = "0ms" }
-clients_per_server = 4
-client_latency = { dist = "constant", value = "10ms" }
-[[rooms]]
-name = "r"
-servers = "all"
-[[workload]]
-kind = "script"
-room = "r"
-actions = [
-  { at = "10s", client = "hs1/0", send = "sticky", key = "c", duration = "1h" },
-  { at = "60s", client = "hs1/0", send = "sticky", key = "a", duration = "1h" },
-  { at = "60s", client = "hs1/0", send = "sticky", key = "b", duration = "1m" },
-]
-[[fault]]
-kind = "partition"
-servers = ["hs2"]
-from = "50s"
-to = "10m"
-"#;
-    let a = common::run(text);
-    let b = common::run(text);
+    let text = common::CUT.replace("to = \"9m\"", "to = \"10m\"");
+    let a = common::run(&text);
+    let b = common::run(&text);
     let dirs = vec![a.dir.path().to_path_buf(), b.dir.path().to_path_buf()];
     let runs = load_runs(&dirs).unwrap();
     assert_eq!(runs[0].metrics["delivery.pending_at_end"], 4.0);

@@ -4,41 +4,6 @@
 mod common;
 use common::*;
 
-/// Two servers, 4 clients each, 100 ms between servers, 10 ms to clients, no processing.
-/// hs1/0 sends `c` (1 h) at 10 s; hs2 is cut off from 50 s to 9 min; hs1/0 sends `a` (1 h)
-/// and `b` (1 min) at 60 s.
-const CUT: &str = r#"
-[simulation]
-name = "cut"
-seed = 1
-duration = "10m"
-[network]
-latency = { dist = "constant", value = "100ms" }
-[servers]
-count = 2
-[servers.defaults]
-processing = { dist = "constant", value = "0ms" }
-origin_processing = { dist = "constant", value = "0ms" }
-clients_per_server = 4
-client_latency = { dist = "constant", value = "10ms" }
-[[rooms]]
-name = "r"
-servers = "all"
-[[workload]]
-kind = "script"
-room = "r"
-actions = [
-  { at = "10s", client = "hs1/0", send = "sticky", key = "c", duration = "1h" },
-  { at = "60s", client = "hs1/0", send = "sticky", key = "a", duration = "1h" },
-  { at = "60s", client = "hs1/0", send = "sticky", key = "b", duration = "1m" },
-]
-[[fault]]
-kind = "partition"
-servers = ["hs2"]
-from = "50s"
-to = "9m"
-"#;
-
 #[test]
 fn within_fractions_count_every_due_pair() {
     // 3 events x 7 recipients = 21 pairs. `c`: all 7 within 110 ms. `a`: 3 local pairs
