@@ -316,10 +316,13 @@ impl MatrixRtc {
         }
         if w.client_online(p.client) {
             self.send_join(w, ctx, i);
-        } else if ctx.now() + p.resend_before < self.quiet_from {
+        } else {
             // MSC4354 "Proposal": an offline client re-sends its join once back online, so its
             // membership is sticky again; it tries every `resend_before` (at least 1 s) until then.
             let again = p.resend_before.max(crate::kernel::time::from_ms(1000));
+            if ctx.now() + again >= self.quiet_from {
+                return;
+            }
             p.resend_at = Some(ctx.now() + again);
             self.timer(ctx, again, Step::Resend, i);
         }
