@@ -26,7 +26,14 @@ pub struct Built {
 /// The network's spec from the scenario (names resolved to server indices).
 pub fn net_spec(scn: &Scenario) -> NetSpec {
     let net = &scn.file.network;
-    let idx = |n: &str| scn.server_index(n).map(|i| i as u32);
+    let by_name: std::collections::BTreeMap<&str, u32> = scn
+        .servers
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, s)| (s.name.as_str(), i as u32))
+        .collect();
+    let idx = |n: &str| by_name.get(n).copied();
     let mut region_of = vec![None; scn.servers.len()];
     for (ri, r) in net.regions.iter().enumerate() {
         for s in r.servers.iter().filter_map(|s| idx(s)) {

@@ -168,17 +168,22 @@ fn run_child(scn: &Path, work: &Path, max_rss_gib: f64) -> anyhow::Result<Result
     }
 }
 
+/// A scenario's problems as one error, one per line.
+fn joined(errs: Vec<crate::scenario::ScenarioError>) -> anyhow::Error {
+    let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    anyhow::anyhow!("{}", lines.join("\n"))
+}
+
 /// The child: one run (summary mode, no plots, claims not checked), then its figures.
 fn run_one(file: &Path, work: &Path) -> anyhow::Result<()> {
-    let scn = crate::scenario::load_path(file, &[]).map_err(|errs| {
-        anyhow::anyhow!(
-            "{}",
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+    let scn = crate::scenario::load_path(file, &[]).map_err(joined)?;
+    // `run` estimates the size before it runs (README "Ranges and size limits"): measured too,
+    // with no limit, so the figures are those of `stickysim run`.
+    let no_limit = crate::scenario::estimate::Limits {
+        max_memory_bytes: u64::MAX,
+        max_events: u64::MAX,
+    };
+    crate::scenario::commands::check_size(&scn, &no_limit).map_err(joined)?;
     let opts = RunOptions {
         out_dir: work.to_path_buf(),
         no_expect: true,

@@ -600,9 +600,18 @@ pub(crate) fn resolve_servers(file: &ScenarioFile) -> Result<Vec<ServerSpec>, Pr
     }
     let defaults = toml::Value::try_from(&file.servers.defaults)
         .map_err(|e| Problem::new(sp.key("defaults"), e.to_string()))?;
+    // Each listed name to its first entry.
+    let listed: std::collections::BTreeMap<&str, usize> = file
+        .servers
+        .list
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, e)| (e.name.as_str(), i))
+        .collect();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        let cfg = match file.servers.list.iter().position(|e| e.name == name) {
+        let cfg = match listed.get(name.as_str()).copied() {
             None => file.servers.defaults.clone(),
             Some(i) => {
                 let mut v = defaults.clone();

@@ -70,10 +70,6 @@ impl Scenario {
         self.file.simulation.seed
     }
 
-    pub fn server_index(&self, name: &str) -> Option<usize> {
-        self.servers.iter().position(|s| s.name == name)
-    }
-
     /// The scenario as run, as canonical TOML (written to `scenario.toml`).
     pub fn to_toml(&self) -> String {
         toml::to_string(&self.file)

@@ -240,6 +240,7 @@ pub fn workload_names(ws: &[WorkloadCfg]) -> Vec<String> {
     let given: std::collections::BTreeSet<&str> =
         ws.iter().filter_map(|w| w.given_name()).collect();
     let mut out: Vec<String> = vec![];
+    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for w in ws {
         let name = match w.given_name() {
             Some(n) => n.to_string(),
@@ -247,13 +248,14 @@ pub fn workload_names(ws: &[WorkloadCfg]) -> Vec<String> {
                 let base = format!("{}.{}", w.kind(), w.room());
                 let mut name = base.clone();
                 let mut k = 2;
-                while given.contains(name.as_str()) || out.contains(&name) {
+                while given.contains(name.as_str()) || taken.contains(&name) {
                     name = format!("{base}.{k}");
                     k += 1;
                 }
                 name
             }
         };
+        taken.insert(name.clone());
         out.push(name);
     }
     out

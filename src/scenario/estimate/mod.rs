@@ -34,7 +34,8 @@
 use super::locate::KeyPath;
 use super::schema::*;
 use super::validate::num;
-use super::{Scenario, ScenarioError};
+use super::{Scenario, ScenarioError, ServerSpec};
+use std::collections::BTreeMap;
 
 mod limits;
 mod model;
@@ -137,12 +138,26 @@ pub fn estimate(scn: &Scenario) -> Estimate {
         .0
         .saturating_sub(f.simulation.quiet_tail.0)) as f64;
     let servers = scn.servers.len() as f64;
+    // Lookups by name, built once (a scenario can name 100 000 servers and rooms).
+    let server_by_name: BTreeMap<&str, &ServerSpec> = scn
+        .servers
+        .iter()
+        .rev()
+        .map(|s| (s.name.as_str(), s))
+        .collect();
+    let room_ix: BTreeMap<&str, usize> = f
+        .rooms
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
     let clients_of = |name: &str| -> f64 {
-        scn.servers
-            .iter()
-            .find(|s| s.name == name)
+        server_by_name
+            .get(name)
             .map_or(0.0, |s| f64::from(s.cfg.clients_per_server))
     };
+    let clients_key = clients_key(scn, &server_by_name);
     let clients: f64 = scn
         .servers
         .iter()
@@ -174,10 +189,9 @@ pub fn estimate(scn: &Scenario) -> Estimate {
         clients: 0.0,
     };
     let room_of = |name: &str| -> RoomSize {
-        f.rooms
-            .iter()
-            .position(|r| r.name == name)
-            .and_then(|i| rooms.get(i).copied())
+        room_ix
+            .get(name)
+            .and_then(|&i| rooms.get(i).copied())
             .unwrap_or(no_room)
     };
     let memberships: f64 = rooms.iter().map(|r| r.clients).sum();
@@ -219,7 +233,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
             ..Totals::default()
         };
         parts.push(Part {
-            path: clients_key(scn),
+            path: clients_key.clone(),
             what: format!(
                 "{} servers × {} clients on average, {} room memberships, {} idle /sync polls",
                 count(servers),
@@ -267,7 +281,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
                 };
                 // A false leave needs every restart within `leave_delay` lost: it costs a
                 // leave and a join.
-                let loss = room_loss(scn, &m.room);
+                let loss = room_loss(scn, &server_by_name, room_ix.get(m.room.as_str()).copied());
                 let in_a_row = (hb.leave_delay.0 as f64 / period.max(1.0)).ceil().max(1.0);
                 let false_leaves = restarts * loss.powf(in_a_row);
                 let per = 2.0 + resends + 2.0 * false_leaves;
@@ -396,7 +410,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
         // Blame the workload's own count unless the room's clients are what makes it big
         // (a few events to a huge room).
         let path = if created < room.clients {
-            clients_key(scn)
+            clients_key.clone()
         } else {
             path
         };
@@ -473,7 +487,7 @@ pub fn estimate(scn: &Scenario) -> Estimate {
 /// The key that sets the number of clients: when the servers that take the defaults hold
 /// most clients, the larger of `servers.count` and the defaults' `clients_per_server`;
 /// else the list entry with the most.
-fn clients_key(scn: &Scenario) -> KeyPath {
+fn clients_key(scn: &Scenario, by_name: &BTreeMap<&str, &ServerSpec>) -> KeyPath {
     let sp = KeyPath::root().key("servers");
     let f = &scn.file;
     let listed: Vec<(usize, f64)> = f
@@ -482,9 +496,8 @@ fn clients_key(scn: &Scenario) -> KeyPath {
         .iter()
         .enumerate()
         .filter_map(|(i, e)| {
-            scn.servers
-                .iter()
-                .find(|s| s.name == e.name)
+            by_name
+                .get(e.name.as_str())
                 .map(|s| (i, f64::from(s.cfg.clients_per_server)))
         })
         .collect();
@@ -510,17 +523,17 @@ fn clients_key(scn: &Scenario) -> KeyPath {
 }
 
 /// The largest probability that a client request of the room's servers is lost.
-fn room_loss(scn: &Scenario, room: &str) -> f64 {
-    let Some(r) = scn.file.rooms.iter().find(|r| r.name == room) else {
+fn room_loss(scn: &Scenario, by_name: &BTreeMap<&str, &ServerSpec>, room: Option<usize>) -> f64 {
+    let Some(r) = room.and_then(|i| scn.file.rooms.get(i)) else {
         return 0.0;
     };
-    scn.servers
-        .iter()
-        .filter(|s| match &r.servers {
-            ServerSet::All(_) => true,
-            ServerSet::List(l) => l.contains(&s.name),
-        })
-        .map(|s| s.cfg.client_loss)
-        .fold(0.0, f64::max)
-        .clamp(0.0, 1.0)
+    let losses: Vec<f64> = match &r.servers {
+        ServerSet::All(_) => scn.servers.iter().map(|s| s.cfg.client_loss).collect(),
+        ServerSet::List(l) => l
+            .iter()
+            .filter_map(|n| by_name.get(n.as_str()))
+            .map(|s| s.cfg.client_loss)
+            .collect(),
+    };
+    losses.into_iter().fold(0.0, f64::max).clamp(0.0, 1.0)
 }

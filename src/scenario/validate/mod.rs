@@ -85,7 +85,13 @@ pub fn check(file: &ScenarioFile, servers: &[ServerSpec]) -> Vec<Problem> {
             .iter()
             .map(|s| (s.name.clone(), s.cfg.clients_per_server))
             .collect(),
-        rooms: file.rooms.iter().map(|r| r.name.clone()).collect(),
+        rooms: file
+            .rooms
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, r)| (r.name.clone(), i))
+            .collect(),
         zero_net: zero_network_latency(file),
     };
     c.simulation(&file.simulation);
@@ -200,7 +206,8 @@ struct Checker {
     out: Vec<Problem>,
     /// Server name -> clients_per_server.
     servers: BTreeMap<String, u32>,
-    rooms: BTreeSet<String>,
+    /// Room names, each to its first entry in `rooms`.
+    rooms: BTreeMap<String, usize>,
     /// A network latency key that is always 0, if any (zero-time loops, see `server_cfg`).
     zero_net: Option<String>,
 }

@@ -16,7 +16,7 @@ impl Checker {
     }
 
     pub(super) fn room(&mut self, path: &KeyPath, name: &str) {
-        if !self.rooms.contains(name) {
+        if !self.rooms.contains_key(name) {
             self.push(path, format!("unknown room `{name}`"));
         }
     }
@@ -193,7 +193,7 @@ impl Checker {
 
     /// Clients of the room's servers (0 when the room is unknown).
     pub(super) fn room_clients(&self, file: &ScenarioFile, room: &str) -> u64 {
-        let Some(r) = file.rooms.iter().find(|r| r.name == room) else {
+        let Some(r) = self.rooms.get(room).and_then(|&i| file.rooms.get(i)) else {
             return 0;
         };
         match &r.servers {
@@ -213,7 +213,7 @@ impl Checker {
         room: &str,
         n: u32,
     ) {
-        if n > 0 && self.rooms.contains(room) && self.room_clients(file, room) == 0 {
+        if n > 0 && self.rooms.contains_key(room) && self.room_clients(file, room) == 0 {
             self.push(
                 path,
                 format!("room `{room}` has no clients to act for (its servers have clients_per_server = 0)"),

@@ -89,8 +89,13 @@ impl Checker {
                 self.push(&join(&p.key("defaults"), rel), msg);
             }
         }
+        let by_name: BTreeMap<&str, &ServerSpec> = resolved
+            .iter()
+            .rev()
+            .map(|s| (s.name.as_str(), s))
+            .collect();
         for (i, e) in file.servers.list.iter().enumerate() {
-            let Some(spec) = resolved.iter().find(|s| s.name == e.name) else {
+            let Some(spec) = by_name.get(e.name.as_str()) else {
                 continue;
             };
             let entry = p.key("list").index(i);
@@ -112,7 +117,7 @@ impl Checker {
         let mut sub = Checker {
             out: vec![],
             servers: BTreeMap::new(),
-            rooms: BTreeSet::new(),
+            rooms: BTreeMap::new(),
             zero_net: None,
         };
         let r = KeyPath::root();
