@@ -300,3 +300,50 @@ fn a_zero_duration_never_reaches_a_sticky_section() {
     );
     assert_eq!(returning(&r), vec![(0, 1)]);
 }
+
+#[test]
+fn calibrate_takes_the_embedded_library_like_run() {
+    // From a folder without a checkout, the default `scenarios/calibration` and the names
+    // `calibration` and `calibration/loopback_e2e` are the library compiled into the binary:
+    // the same table as the files give.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let calibrate = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_stickysim"))
+            .arg("calibrate")
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let files = |arg: &std::path::Path| {
+        let (mut out, mut err) = (vec![], vec![]);
+        let out_dir = tempfile::tempdir().unwrap();
+        let code = stickysim::run::calibrate::calibrate_to(arg, out_dir.path(), &mut out, &mut err);
+        (
+            Some(i32::from(code)),
+            String::from_utf8_lossy(&out).to_string(),
+        )
+    };
+    let all = files(&root.join("scenarios/calibration"));
+    for args in [&[][..], &["calibration"], &["scenarios/calibration"]] {
+        let (code, out, err) = calibrate(args);
+        assert_eq!((code, out), all.clone(), "{args:?}: {err}");
+    }
+    let one = files(&root.join("scenarios/calibration/loopback_e2e.toml"));
+    let (code, out, _) = calibrate(&["calibration/loopback_e2e"]);
+    assert_eq!((code, out.clone()), one);
+    assert!(out.contains("| `loopback_e2e` |"), "{out}");
+    let (code, out, err) = calibrate(&["calibration/nope"]);
+    assert_eq!(code, Some(2));
+    assert!(out.is_empty());
+    assert!(
+        err.contains("calibration/nope: no such file or folder"),
+        "{err}"
+    );
+}

@@ -18,9 +18,14 @@ const SCENARIO: &str = "scenarios/rate_limit_policies.toml";
 
 /// rate_limit_policies with only hs1 sending to hs2 and hs3, all under one policy.
 fn run_policy(policy: &str, dir: &Path) {
+    run_policy_on(policy, r#"[{name="hs1"},{name="hs2"},{name="hs3"}]"#, dir);
+}
+
+/// rate_limit_policies with the servers `list`, all under one policy.
+fn run_policy_on(policy: &str, list: &str, dir: &Path) {
     let sets = vec![
         format!("servers.defaults.inbound.policy={policy}"),
-        r#"servers.list=[{name="hs1"},{name="hs2"},{name="hs3"}]"#.to_string(),
+        format!("servers.list={list}"),
     ];
     let scn = stickysim::scenario::load_path(Path::new(SCENARIO), &sets).expect("loads");
     run_scenario(
@@ -270,4 +275,39 @@ fn pending_pairs_are_in_the_overlay_denominator() {
         assert!((last - 13.0 / 21.0).abs() < 1e-12, "{}: {last}", s.name);
         assert!(s.name.contains("delivered of 21"), "{}", s.name);
     }
+}
+
+#[test]
+fn the_readme_example_reads_at_a_glance() {
+    // README "Comparing runs": hs1/0 sends 200 events at once to hs1/1, hs2/0 and hs2/1:
+    // 600 due pairs. accept_drop: hs2 keeps its burst of 50 plus 6 tokens refilled over
+    // three 100 ms round trips, 56 events x 2 clients, plus the 200 local pairs: 312 of
+    // 600 = 52%, every one within 1 s. reject_429: the first 50 events reach hs2 at once
+    // (300 of 600 pairs within 1 s), the rest after 429s and retries: 100% within 2 min.
+    let tmp = tempfile::tempdir().unwrap();
+    let two = r#"[{name="hs1"},{name="hs2"}]"#;
+    let dirs = vec![
+        tmp.path().join("reject_429"),
+        tmp.path().join("accept_drop"),
+    ];
+    run_policy_on("reject_429", two, &dirs[0]);
+    run_policy_on("accept_drop", two, &dirs[1]);
+    let runs = load_runs(&dirs).unwrap();
+    let fig = latency_overlay(&runs);
+    let at = |i: usize, x: f64| -> f64 {
+        let pts = fig.panels[0].series[i].points();
+        pts.iter().rfind(|p| p.0 <= x).map(|p| p.1).unwrap_or(0.0)
+    };
+    assert_eq!(
+        fig.panels[0].series[0].name,
+        "reject_429\n100% delivered of 600"
+    );
+    assert_eq!(
+        fig.panels[0].series[1].name,
+        "accept_drop\n52% delivered of 600"
+    );
+    assert_eq!((at(0, 1000.0), at(1, 1000.0)), (0.5, 0.52));
+    assert_eq!((at(0, 120_000.0), at(1, 120_000.0)), (1.0, 0.52));
+    assert_eq!(runs[1].metrics["delivery.lost"], 288.0);
+    assert_eq!(runs[0].metrics["federation.rate_limited"], 6.0);
 }

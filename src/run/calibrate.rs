@@ -1,10 +1,13 @@
 //! `stickysim calibrate [DIR]`: runs every scenario of DIR (default `scenarios/calibration`,
-//! the replays of the real Synapse measurements) and prints one Markdown table row per
+//! the replays of the real Synapse measurements; a scenario file, or, where no such file or
+//! folder exists, a scenario or folder of the embedded library: `calibration/loopback_e2e`,
+//! `calibration`) and prints one Markdown table row per
 //! `[[expect]]` claim: the Synapse figure (the claim's `note`), the claim, what stickysim
 //! got and whether it holds. README's "How close to Synapse" table is this output.
 
 use super::expect::check;
-use crate::scenario::ExpectCfg;
+use crate::scenario::library::{embedded, origin, LIBRARY};
+use crate::scenario::{ExpectCfg, Scenario, ScenarioError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -55,17 +58,81 @@ fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Runs every scenario of `dir` (output under `out`), writes the table to `w`; returns the
-/// exit code: 0 every claim holds, 1 one does not, 2 bad input.
+/// One scenario to calibrate against: a file, or an entry of the embedded library.
+enum Source {
+    File(PathBuf),
+    Embedded(&'static str, &'static str),
+}
+
+impl Source {
+    /// The name in the table: the file stem, or the entry's last segment.
+    fn stem(&self) -> String {
+        match self {
+            Source::File(p) => p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Source::Embedded(name, _) => name.rsplit('/').next().unwrap_or(name).to_string(),
+        }
+    }
+    fn load(&self) -> Result<Scenario, Vec<ScenarioError>> {
+        match self {
+            Source::File(p) => crate::scenario::load_path(p, &[]),
+            Source::Embedded(name, text) => crate::scenario::load_str(text, &origin(name), &[]),
+        }
+    }
+    fn shown(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Embedded(name, _) => origin(name),
+        }
+    }
+}
+
+/// What `arg` names: a folder's `*.toml` files, one file, or where neither exists, the
+/// embedded library's scenario of that name or the entries of that library folder
+/// (`calibration`, `scenarios/calibration`).
+fn sources(arg: &Path) -> Result<Vec<Source>, String> {
+    if arg.is_dir() {
+        let paths = files(arg).map_err(|e| format!("{}: cannot read: {e}", arg.display()))?;
+        return Ok(paths.into_iter().map(Source::File).collect());
+    }
+    if arg.is_file() {
+        return Ok(vec![Source::File(arg.to_path_buf())]);
+    }
+    let text = arg.to_string_lossy();
+    if let Some((name, text)) = embedded(&text) {
+        return Ok(vec![Source::Embedded(name, text)]);
+    }
+    let a = text.replace('\\', "/");
+    let a = a.strip_prefix("./").unwrap_or(&a);
+    let a = a.strip_prefix("scenarios/").unwrap_or(a);
+    let folder = format!("{}/", a.trim_end_matches('/'));
+    let found: Vec<Source> = LIBRARY
+        .iter()
+        .filter(|(n, _)| n.strip_prefix(&folder).is_some_and(|r| !r.contains('/')))
+        .map(|(n, t)| Source::Embedded(n, t))
+        .collect();
+    if found.is_empty() {
+        return Err(format!(
+            "{}: no such file or folder, and no scenario or folder of that name in the embedded library (see `stickysim list`)",
+            arg.display()
+        ));
+    }
+    Ok(found)
+}
+
+/// Runs every scenario `dir` names (see [`sources`]; output under `out`), writes the table
+/// to `w`; returns the exit code: 0 every claim holds, 1 one does not, 2 bad input.
 pub fn calibrate_to(dir: &Path, out: &Path, w: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let paths = match files(dir) {
+    let sources = match sources(dir) {
         Ok(p) if !p.is_empty() => p,
         Ok(_) => {
             let _ = writeln!(err, "{}: no scenarios", dir.display());
             return 2;
         }
         Err(e) => {
-            let _ = writeln!(err, "{}: cannot read: {e}", dir.display());
+            let _ = writeln!(err, "{e}");
             return 2;
         }
     };
@@ -75,8 +142,8 @@ pub fn calibrate_to(dir: &Path, out: &Path, w: &mut dyn Write, err: &mut dyn Wri
     );
     let _ = writeln!(w, "| --- | --- | --- | --- | --- | --- |");
     let mut code = 0;
-    for path in paths {
-        let scn = match crate::scenario::load_path(&path, &[]) {
+    for src in sources {
+        let scn = match src.load() {
             Ok(s) => s,
             Err(errs) => {
                 for e in errs {
@@ -85,10 +152,7 @@ pub fn calibrate_to(dir: &Path, out: &Path, w: &mut dyn Write, err: &mut dyn Wri
                 return 2;
             }
         };
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let stem = src.stem();
         let opts = super::RunOptions {
             out_dir: out.join(&stem),
             plots: false,
@@ -97,7 +161,7 @@ pub fn calibrate_to(dir: &Path, out: &Path, w: &mut dyn Write, err: &mut dyn Wri
         let outcome = match super::run_scenario(&scn, &opts) {
             Ok(o) => o,
             Err(e) => {
-                let _ = writeln!(err, "{}: {e:#}", path.display());
+                let _ = writeln!(err, "{}: {e:#}", src.shown());
                 return 2;
             }
         };

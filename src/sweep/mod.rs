@@ -213,7 +213,7 @@ fn print_sweep_report(plan: &SweepPlan, opts: &SweepOptions, r: &SweepReport, wa
         );
     }
     if r.tables_written {
-        print_headline_table(m, &r.results);
+        print_headline_table(&r.out);
         say!(
             "wrote {} (sweep.json, sweep.csv, aggregate.csv)",
             r.out.display()
@@ -227,55 +227,92 @@ fn print_sweep_report(plan: &SweepPlan, opts: &SweepOptions, r: &SweepReport, wa
     }
 }
 
-/// Headline metrics per point: mean [95% CI].
-fn print_headline_table(m: &SweepMeta, results: &std::collections::BTreeMap<usize, RunSummary>) {
-    const MAX_ROWS: usize = 40;
-    if m.headline.is_empty() {
-        return;
+/// Headline metrics per point, printed from the sweep folder's `aggregate.csv`.
+fn print_headline_table(dir: &Path) {
+    match headline_table(dir) {
+        Ok(lines) => {
+            for l in lines {
+                say!("{l}");
+            }
+        }
+        Err(e) => say!("no summary table: {e:#}"),
     }
-    let runs = m.runs();
-    // Short column names for the terminal: the last segment of a key when that is unique.
-    let last = |k: &str| k.rsplit('.').next().unwrap_or(k).to_string();
+}
+
+/// The terminal's summary table of a sweep folder: one row per point, one column per
+/// headline metric, the same value and 95% interval as `report.md` (read from
+/// `aggregate.csv`): a latency or ghost percentile at its value pooled over the point's
+/// seeds with the seed-bootstrap interval and the sample count, any other metric at its
+/// mean over seeds with the Student-t interval. Each column says which, and a line under
+/// the table says what both mean; points whose percentile has too few samples are marked
+/// `!` and their warnings listed.
+pub fn headline_table(dir: &Path) -> anyhow::Result<Vec<String>> {
+    use crate::output::plots::{format, short_key, value_text, SweepData};
+    use crate::output::report::format_metric;
+    const MAX_ROWS: usize = 40;
+    const MAX_WARNINGS: usize = 8;
+    let d = SweepData::load(dir)?;
+    if d.headline.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut out = vec![];
+    if let Some(p) = &d.agg_problem {
+        out.push(p.clone());
+    }
+    let pooled_col = |m: &String| {
+        d.points.iter().any(|(p, _)| {
+            d.agg
+                .get(&(m.clone(), *p))
+                .is_some_and(|a| a.pooled.is_some())
+        })
+    };
     let mut header = vec!["point".to_string()];
-    header.extend(m.keys.iter().map(|k| {
-        let l = last(k);
-        if m.keys.iter().filter(|o| last(o) == l).count() == 1 {
-            l
+    // The last segment of a key when that is unique among the swept keys.
+    header.extend(d.keys.iter().map(|k| {
+        let l = short_key(k);
+        if d.keys.iter().filter(|o| short_key(o) == l).count() == 1 {
+            l.to_string()
         } else {
             k.clone()
         }
     }));
-    header.extend(m.headline.iter().cloned());
+    for m in &d.headline {
+        let what = if pooled_col(m) { "pooled" } else { "mean" };
+        header.push(format!("{m} ({what})"));
+    }
     let mut rows = vec![header];
-    for p in m.points.iter().take(MAX_ROWS) {
-        let mut row = vec![format!("p{:04}", p.point)];
+    let mut warnings = vec![];
+    for (point, vals) in d.points.iter().take(MAX_ROWS) {
+        let mut row = vec![format!("p{point:04}")];
         row.extend(
-            m.keys
+            d.keys
                 .iter()
-                .map(|k| p.values.get(k).map(tables::fmt_value).unwrap_or_default()),
+                .map(|k| vals.get(k).map(value_text).unwrap_or_default()),
         );
-        for h in &m.headline {
-            let xs: Vec<f64> = runs
-                .iter()
-                .filter(|r| r.point == p.point)
-                .filter_map(|r| results.get(&r.index))
-                .filter_map(|s| s.metrics.get(h).copied())
-                .collect();
-            row.push(match stats::stats(&xs) {
-                Some(s) if s.n > 1 && s.std > 0.0 => format!(
-                    "{} [{}, {}]",
-                    short(s.mean),
-                    short(s.ci95_lo),
-                    short(s.ci95_hi)
-                ),
-                Some(s) => short(s.mean),
-                None => "-".into(),
-            });
+        for m in &d.headline {
+            let Some(a) = d.agg.get(&(m.clone(), *point)) else {
+                row.push("-".into());
+                continue;
+            };
+            let mut cell = format_metric(m, a.value());
+            if let Some((lo, hi)) = a.interval() {
+                cell += &format!(" [{} – {}]", format_metric(m, lo), format_metric(m, hi));
+            }
+            match (a.pooled, a.pooled_n) {
+                (Some(_), Some(n)) => cell += &format!(" n={}", format::count(n)),
+                // A pooled column whose point could not be pooled shows the mean, and says so.
+                _ if pooled_col(m) => cell += " (mean)",
+                _ => {}
+            }
+            if !a.warning.is_empty() {
+                cell.push_str(" !");
+                warnings.push(format!("p{point:04} {m}: {}", a.warning));
+            }
+            row.push(cell);
         }
         rows.push(row);
     }
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
+    let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
@@ -290,25 +327,28 @@ fn print_headline_table(m: &SweepMeta, results: &std::collections::BTreeMap<usiz
             .zip(&widths)
             .map(|(s, w)| format!("{s:<w$}"))
             .collect();
-        say!("{}", line.join("  ").trim_end());
+        out.push(line.join("  ").trim_end().to_string());
     }
-    if m.points.len() > MAX_ROWS {
-        say!(
+    if d.points.len() > MAX_ROWS {
+        out.push(format!(
             "... {} more points in aggregate.csv",
-            m.points.len() - MAX_ROWS
-        );
+            d.points.len() - MAX_ROWS
+        ));
     }
-}
-
-/// Three significant decimals for the terminal (files keep full precision).
-fn short(x: f64) -> String {
-    if x == x.trunc() && x.abs() < 1e15 {
-        format!("{x:.0}")
-    } else if x.abs() >= 100.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.3}")
+    out.push(format!(
+        "(mean): mean over the point's {} seed(s) [Student-t 95% CI]; (pooled): the percentile of every sample of the point's seeds together [seed-bootstrap 95% CI], n = samples. As in report.md and aggregate.csv.",
+        d.seeds.len()
+    ));
+    for w in warnings.iter().take(MAX_WARNINGS) {
+        out.push(format!("! {w}"));
     }
+    if warnings.len() > MAX_WARNINGS {
+        out.push(format!(
+            "! ... {} more warnings in aggregate.csv",
+            warnings.len() - MAX_WARNINGS
+        ));
+    }
+    Ok(out)
 }
 
 /// `stickysim merge DIR... --out DIR`.

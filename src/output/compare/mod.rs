@@ -2,8 +2,9 @@
 //! or more run folders (difference and ratio when there are two), `compare.csv` with the
 //! exact values, and overlay plots (latency CDF with lost and pending pairs in the
 //! denominator, divergent rooms, cumulative `/send` attempts, ghost durations). Runs are
-//! labelled by folder name; `compare SWEEP --points 3,5` takes points of a sweep folder.
-//! The same folders give the same bytes.
+//! labelled by folder name; `compare SWEEP --points 3,5` takes points of a sweep folder,
+//! every seed of a point pooled (or one seed's run with `--seed`). The same folders give
+//! the same bytes.
 //!
 //! - [`table`]: the paired table, `compare.csv`, `report.md`.
 //! - [`overlays`]: the overlay figures.
@@ -19,7 +20,7 @@ pub use table::*;
 
 use crate::output::files::write_atomic;
 use crate::output::plots::data::Summary;
-use crate::output::plots::write_figure;
+use crate::output::plots::{write_figure, SweepData};
 use anyhow::{anyhow, Result};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,8 +37,8 @@ pub struct CompareArgs {
     /// first is the baseline.
     #[arg(long, value_name = "P,P,...")]
     pub points: Option<String>,
-    /// With `--points`: the seed whose run of each point is compared (default: the
-    /// sweep's first seed).
+    /// With `--points`: compare only this seed's run of each point (default: every seed
+    /// of each point, pooled).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Where report.md, compare.csv and plots/ go.
@@ -68,13 +69,30 @@ pub(crate) const HEADLINE: [&str; 8] = [
     "delivery.latency_ms.p50",
 ];
 
-/// One run folder, loaded.
+/// One run folder, or a sweep point with its seeds pooled, loaded.
 #[derive(Clone, Debug)]
 pub struct RunData {
     pub label: String,
+    /// The run folder (a pooled point: its first seed's).
     pub dir: PathBuf,
     pub summary: Summary,
+    /// The values compared: the run's own, or a pooled point's ([`Pool`]).
     pub metrics: BTreeMap<String, f64>,
+    /// Set for a sweep point whose seeds are pooled.
+    pub pool: Option<Pool>,
+}
+
+/// A sweep point's seeds taken together. `metrics` of the point are its sweep's
+/// `aggregate.csv` values: a latency or ghost percentile pooled over every seed's
+/// samples, any other metric the mean over seeds.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub seeds: Vec<u64>,
+    /// Each seed's run, in seed order.
+    pub runs: Vec<RunData>,
+    /// metric -> (n, pooled): samples when the value is a pooled percentile, else the
+    /// seeds that have the metric.
+    pub n: BTreeMap<String, (f64, bool)>,
 }
 
 impl RunData {
@@ -104,7 +122,79 @@ impl RunData {
             dir: dir.to_path_buf(),
             summary,
             metrics,
+            pool: None,
         })
+    }
+
+    /// A sweep point with every seed's run folder pooled: the values and counts of the
+    /// sweep's `aggregate.csv` (so they match its report), the runs kept for the overlays.
+    pub fn pooled(p: &SweepPoint, sweep: &SweepData) -> Result<RunData> {
+        if let Some(problem) = &sweep.agg_problem {
+            return Err(anyhow!(
+                "{problem}; pooling a point's seeds needs the sweep's aggregate.csv (or pick one seed with --seed)"
+            ));
+        }
+        let runs = p
+            .dirs
+            .iter()
+            .map(|d| RunData::load(d))
+            .collect::<Result<Vec<_>>>()?;
+        let first = runs
+            .first()
+            .ok_or_else(|| anyhow!("{}: no seeds", p.label))?;
+        let (mut metrics, mut n) = (BTreeMap::new(), BTreeMap::new());
+        for ((m, point), a) in &sweep.agg {
+            if *point != p.point {
+                continue;
+            }
+            metrics.insert(m.clone(), a.value());
+            let count = match (a.pooled, a.pooled_n) {
+                (Some(_), Some(k)) => (k, true),
+                _ => (a.n, false),
+            };
+            n.insert(m.clone(), count);
+        }
+        Ok(RunData {
+            label: p.label.clone(),
+            dir: first.dir.clone(),
+            summary: first.summary.clone(),
+            metrics,
+            pool: Some(Pool {
+                seeds: p.seeds.clone(),
+                runs,
+                n,
+            }),
+        })
+    }
+
+    /// This run's due pairs (`delivery.count`, delivered + lost, and the pending ones) and
+    /// how many of them were delivered.
+    pub fn due_pairs(&self) -> (f64, f64) {
+        let m = |k: &str| self.metrics.get(k).copied().unwrap_or(0.0);
+        let due = m("delivery.count") + m("delivery.pending_at_end");
+        (due, self.delivered_fraction().unwrap_or(0.0) * due)
+    }
+
+    /// Share of all due pairs delivered, every seed's pairs together for a pooled point
+    /// (where the latency CDF ends).
+    pub fn delivered_share(&self) -> Option<f64> {
+        let Some(p) = &self.pool else {
+            return self.delivered_fraction();
+        };
+        let (due, delivered) = p
+            .runs
+            .iter()
+            .map(RunData::due_pairs)
+            .fold((0.0, 0.0), |(a, b), (d, x)| (a + d, b + x));
+        (due > 0.0).then(|| delivered / due)
+    }
+
+    /// The run folders behind this entry: the pooled seeds' runs, or the run itself.
+    pub fn members(&self) -> Vec<&RunData> {
+        match &self.pool {
+            Some(p) => p.runs.iter().collect(),
+            None => vec![self],
+        }
     }
 
     /// Share of due pairs delivered: the metric when present, else 1 − (lost + pending) / count.
@@ -207,12 +297,16 @@ pub fn runs_of(args: &CompareArgs) -> Result<Vec<RunData>> {
             args.runs.len()
         ));
     };
-    let points = resolve_points(sweep, list, args.seed)?;
+    let (points, data) = resolve_points(sweep, list, args.seed)?;
     let mut runs = vec![];
     for p in points {
-        let mut r = RunData::load(&p.dir)?;
-        r.label = p.label;
-        runs.push(r);
+        if args.seed.is_some() {
+            let mut r = RunData::load(&p.dirs[0])?;
+            r.label = p.label;
+            runs.push(r);
+        } else {
+            runs.push(RunData::pooled(&p, &data)?);
+        }
     }
     Ok(runs)
 }

@@ -2,7 +2,7 @@
 //! rooms, cumulative `/send` attempts and 429s, and ghost durations.
 
 use super::RunData;
-use crate::output::plots::data::{num, read_csv};
+use crate::output::plots::data::{num, read_csv, Histogram};
 use crate::output::plots::figure::{Axis, AxisKind, Figure, Hue, Mark, Panel, Series};
 use crate::output::plots::{cdf_points, format};
 use std::collections::BTreeMap;
@@ -28,17 +28,10 @@ pub fn latency_sample(run: &RunData) -> Result<Option<(Vec<f64>, usize)>, String
     }
 }
 
-/// A step CDF from a summary-mode histogram (`name`), over `denominator` samples.
-fn hist_cdf(
-    run: &RunData,
-    name: &str,
-    denominator: f64,
-) -> Result<Option<Vec<(f64, f64)>>, String> {
-    let Some(h) = run.summary.histogram(name)? else {
-        return Ok(None);
-    };
+/// A step CDF from a summary-mode histogram, over `denominator` samples.
+fn hist_cdf(h: &Histogram, denominator: f64) -> Option<Vec<(f64, f64)>> {
     if h.total() <= 0.0 || denominator <= 0.0 {
-        return Ok(None);
+        return None;
     }
     let mut cum = h.underflow;
     let mut pts = vec![];
@@ -52,7 +45,36 @@ fn hist_cdf(
         cum += c;
         pts.push((*hi, cum / denominator));
     }
-    Ok(Some(pts))
+    Some(pts)
+}
+
+/// The histograms of several runs added up (the same metric, so the same bucket edges).
+fn sum_histograms(hs: &[Histogram]) -> Histogram {
+    if let [one] = hs {
+        return one.clone();
+    }
+    let mut buckets: Vec<(f64, f64, f64)> = vec![];
+    for (lo, hi, c) in hs.iter().flat_map(|h| h.buckets.iter()) {
+        match buckets.iter_mut().find(|b| b.0 == *lo && b.1 == *hi) {
+            Some(b) => b.2 += c,
+            None => buckets.push((*lo, *hi, *c)),
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    Histogram {
+        buckets,
+        underflow: hs.iter().map(|h| h.underflow).sum(),
+        overflow: hs.iter().map(|h| h.overflow).sum(),
+    }
+}
+
+/// What a caption adds when sweep points are pooled: `what` with the number of seeds
+/// (`" A sweep point's line pools every pair of its 5 seeds."`), nothing for runs.
+fn pooled_note(runs: &[RunData], what: &str) -> String {
+    match runs.iter().find_map(|r| r.pool.as_ref()) {
+        Some(p) => format!(" A sweep point's line {what} its {} seeds.", p.seeds.len()),
+        None => String::new(),
+    }
 }
 
 fn hue(i: usize) -> Hue {
@@ -78,11 +100,8 @@ pub fn latency_overlay(runs: &[RunData]) -> Figure {
     let mut notes = vec![];
     for r in runs {
         // Every due pair: `delivery.count` (delivered + lost) and the pending ones.
-        let metric = |k: &str| r.metrics.get(k).copied().unwrap_or(0.0);
-        let total = metric("delivery.count") + metric("delivery.pending_at_end");
-        let reached = r.delivered_fraction().unwrap_or(0.0) * total;
         let (pts, frac, total) =
-            match run_cdf(r, latency_sample(r), "delivery.latency_ms", total, reached) {
+            match run_cdf(r, latency_sample, "delivery.latency_ms", RunData::due_pairs) {
                 Ok((pts, reached, total)) => {
                     (pts, if total > 0.0 { reached / total } else { 0.0 }, total)
                 }
@@ -108,7 +127,10 @@ pub fn latency_overlay(runs: &[RunData]) -> Figure {
     Figure {
         name: "latency_cdf".into(),
         title: "Delivery latency, all due pairs (CDF)".into(),
-        caption: "Lost and pending pairs are in the denominator: a line that stays flat below 100% to the right edge shows the share never delivered (its legend gives the delivered share). Where lines coincide, the later run's is drawn on top.".into(),
+        caption: format!(
+            "Lost and pending pairs are in the denominator: a line that stays flat below 100% to the right edge shows the share never delivered (its legend gives the delivered share). Where lines coincide, the later run's is drawn on top.{}",
+            pooled_note(runs, "pools every pair of")
+        ),
         panels: vec![panel],
     }
 }
@@ -116,26 +138,49 @@ pub fn latency_overlay(runs: &[RunData]) -> Figure {
 /// A CDF's points, the cases it reaches and the cases in all.
 type RunCdf = (Vec<(f64, f64)>, f64, f64);
 
-/// A run's CDF over all its cases: from exact values (`exact`: the values reached and the
-/// number of rows, every case) when the run has the CSV, else from the summary-mode
-/// histogram `hist` over `total` cases, `reached` of which are in it. Returns the points,
-/// the cases reached and the cases in all.
+/// Exact values of one run (the values reached and the number of rows, every case), `None`
+/// without the CSV.
+type Exact = Result<Option<(Vec<f64>, usize)>, String>;
+
+/// A run's CDF over all its cases, every seed of a pooled point together: from the exact
+/// values (`exact`) when every run has the CSV, else from the summary-mode histograms
+/// `hist` added up, over the cases `cases` gives for each run (all, reached). Returns the
+/// points, the cases reached and the cases in all.
 fn run_cdf(
     r: &RunData,
-    exact: Result<Option<(Vec<f64>, usize)>, String>,
+    exact: impl Fn(&RunData) -> Exact,
     hist: &str,
-    total: f64,
-    reached: f64,
+    cases: impl Fn(&RunData) -> (f64, f64),
 ) -> Result<RunCdf, String> {
-    match exact? {
-        Some((mut v, rows)) => {
-            let n = v.len() as f64;
-            Ok((cdf_points(&mut v, rows), n, rows as f64))
+    let members = r.members();
+    let (mut values, mut rows, mut all_exact) = (vec![], 0, true);
+    for m in &members {
+        match exact(m)? {
+            Some((v, n)) => {
+                values.extend(v);
+                rows += n;
+            }
+            None => all_exact = false,
         }
-        None => match hist_cdf(r, hist, total)? {
-            Some(p) => Ok((p, reached, total)),
-            None => Err(format!("no CSV or `{hist}` histogram")),
-        },
+    }
+    if all_exact {
+        let n = values.len() as f64;
+        return Ok((cdf_points(&mut values, rows), n, rows as f64));
+    }
+    let mut hs = vec![];
+    let (mut total, mut reached) = (0.0, 0.0);
+    for m in &members {
+        match m.summary.histogram(hist)? {
+            Some(h) => hs.push(h),
+            None => return Err(format!("no CSV or `{hist}` histogram")),
+        }
+        let (t, re) = cases(m);
+        total += t;
+        reached += re;
+    }
+    match hist_cdf(&sum_histograms(&hs), total) {
+        Some(p) => Ok((p, reached, total)),
+        None => Err(format!("no CSV or `{hist}` histogram")),
     }
 }
 
@@ -182,7 +227,57 @@ fn finish_cdf(
     }
 }
 
-/// Rooms whose live clients' views differ, over time, one line per run.
+/// A run's rooms whose live clients disagree, per sample of convergence.csv.
+fn divergent_rooms(m: &RunData) -> Result<Vec<(f64, f64)>, String> {
+    let mut at: BTreeMap<i64, f64> = BTreeMap::new();
+    let read = read_csv(
+        &m.dir.join("convergence.csv"),
+        &["t_ms", "distinct_views"],
+        |_, c| {
+            let t = num("t_ms", c[0])?.ok_or("empty t_ms")?;
+            let v = num("distinct_views", c[1])?.unwrap_or(0.0);
+            let e = at.entry(t.round() as i64).or_insert(0.0);
+            if v > 1.0 {
+                *e += 1.0;
+            }
+            Ok(())
+        },
+    )?;
+    if read.is_none() || at.is_empty() {
+        return Err("no convergence.csv rows".into());
+    }
+    Ok(at.into_iter().map(|(t, v)| (t as f64, v)).collect())
+}
+
+/// The mean of step functions (each 0 before its first point), at every time one of them
+/// steps.
+fn mean_steps(lines: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
+    if let [one] = lines {
+        return one.clone();
+    }
+    let mut times: Vec<f64> = lines.iter().flatten().map(|p| p.0).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    let k = lines.len().max(1) as f64;
+    let mut next = vec![0usize; lines.len()];
+    let mut out = vec![];
+    for t in times {
+        let mut sum = 0.0;
+        for (line, i) in lines.iter().zip(next.iter_mut()) {
+            while *i < line.len() && line[*i].0 <= t {
+                *i += 1;
+            }
+            if *i > 0 {
+                sum += line[*i - 1].1;
+            }
+        }
+        out.push((t, sum / k));
+    }
+    out
+}
+
+/// Rooms whose live clients' views differ, over time, one line per run (a pooled point:
+/// the mean over its seeds).
 pub fn convergence_overlay(runs: &[RunData]) -> Figure {
     let mut panel = Panel::new(
         Axis::new("simulated time", AxisKind::Time).range(Some(0.0), None),
@@ -191,23 +286,10 @@ pub fn convergence_overlay(runs: &[RunData]) -> Figure {
     let mut notes = vec![];
     let mut end: f64 = 0.0;
     for (i, r) in runs.iter().enumerate() {
-        let mut at: BTreeMap<i64, f64> = BTreeMap::new();
-        let read = read_csv(
-            &r.dir.join("convergence.csv"),
-            &["t_ms", "distinct_views"],
-            |_, c| {
-                let t = num("t_ms", c[0])?.ok_or("empty t_ms")?;
-                let v = num("distinct_views", c[1])?.unwrap_or(0.0);
-                let e = at.entry(t.round() as i64).or_insert(0.0);
-                if v > 1.0 {
-                    *e += 1.0;
-                }
-                Ok(())
-            },
-        );
-        match read {
-            Ok(Some(_)) if !at.is_empty() => {
-                let pts: Vec<(f64, f64)> = at.into_iter().map(|(t, v)| (t as f64, v)).collect();
+        let lines: Result<Vec<_>, String> = r.members().into_iter().map(divergent_rooms).collect();
+        match lines {
+            Ok(lines) => {
+                let pts = mean_steps(&lines);
                 end = end.max(pts.last().map(|p| p.0).unwrap_or(0.0));
                 let at_end = pts.last().map(|p| p.1).unwrap_or(0.0);
                 let label = format!("{}\n{} divergent at end", r.label, format::count(at_end));
@@ -215,12 +297,11 @@ pub fn convergence_overlay(runs: &[RunData]) -> Figure {
                     .series
                     .push(Series::new(label, hue(i), vec![Mark::Step(pts)]));
             }
-            Ok(_) => notes.push(format!("{}: no convergence.csv rows", r.label)),
             Err(e) => notes.push(format!("{}: {e}", r.label)),
         }
     }
-    for r in runs {
-        if let Some(d) = r.summary.duration_ms() {
+    for m in runs.iter().flat_map(RunData::members) {
+        if let Some(d) = m.summary.duration_ms() {
             end = end.max(d);
         }
     }
@@ -230,15 +311,17 @@ pub fn convergence_overlay(runs: &[RunData]) -> Figure {
     if !panel.has_data() {
         panel.note = Some(notes.join("; "));
     }
+    let pooled = pooled_note(runs, "is the mean over");
     Figure {
         name: "convergence".into(),
         title: "Divergent rooms over time".into(),
-        caption: "At each sample, the rooms whose live clients hold different sticky maps (0 = every room agrees). Lines that coincide are drawn over each other.".into(),
+        caption: format!("At each sample, the rooms whose live clients hold different sticky maps (0 = every room agrees). Lines that coincide are drawn over each other.{pooled}"),
         panels: vec![panel],
     }
 }
 
-/// Cumulative `/send` attempts (top) and 429 answers (bottom), one line per run.
+/// Cumulative `/send` attempts (top) and 429 answers (bottom), one line per run (a pooled
+/// point: the mean per seed, each seed's attempt counting 1 / seeds).
 pub fn federation_overlay(runs: &[RunData]) -> Figure {
     let mut top = Panel::new(
         Axis::new("", AxisKind::Time).range(Some(0.0), None),
@@ -253,46 +336,59 @@ pub fn federation_overlay(runs: &[RunData]) -> Figure {
     let mut notes = vec![];
     let mut end: f64 = 0.0;
     for (i, r) in runs.iter().enumerate() {
+        let members = r.members();
         let mut times: Vec<(f64, bool)> = vec![];
-        let read = read_csv(
-            &r.dir.join("federation.csv"),
-            &["t_ms", "outcome"],
-            |_, c| {
-                let t = num("t_ms", c[0])?.ok_or("empty t_ms")?;
-                times.push((t, c[1] == "rate_limited"));
-                Ok(())
-            },
-        );
-        if let Some(d) = r.summary.duration_ms() {
-            end = end.max(d);
-        }
-        match read {
-            Ok(Some(_)) => {
-                times.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let (mut all, mut limited) = (vec![(0.0, 0.0)], vec![(0.0, 0.0)]);
-                let (mut n, mut k) = (0.0, 0.0);
-                for (t, rl) in &times {
-                    n += 1.0;
-                    all.push((*t, n));
-                    if *rl {
-                        k += 1.0;
-                        limited.push((*t, k));
-                    }
-                }
-                let last = times.last().map(|t| t.0).unwrap_or(0.0);
-                end = end.max(last);
-                let label = format!("{}\n{} attempts, {} 429s", r.label, n, k);
-                top.series
-                    .push(Series::new(label, hue(i), vec![Mark::Step(all)]));
-                bottom.series.push(Series::new(
-                    r.label.clone(),
-                    hue(i),
-                    vec![Mark::Step(limited)],
-                ));
+        let mut problem = None;
+        for m in &members {
+            let read = read_csv(
+                &m.dir.join("federation.csv"),
+                &["t_ms", "outcome"],
+                |_, c| {
+                    let t = num("t_ms", c[0])?.ok_or("empty t_ms")?;
+                    times.push((t, c[1] == "rate_limited"));
+                    Ok(())
+                },
+            );
+            if let Some(d) = m.summary.duration_ms() {
+                end = end.max(d);
             }
-            Ok(None) => notes.push(format!("{}: no federation.csv", r.label)),
-            Err(e) => notes.push(format!("{}: {e}", r.label)),
+            match read {
+                Ok(Some(_)) => {}
+                Ok(None) => problem = Some("no federation.csv".to_string()),
+                Err(e) => problem = Some(e),
+            }
         }
+        if let Some(e) = problem {
+            notes.push(format!("{}: {e}", r.label));
+            continue;
+        }
+        times.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let w = 1.0 / members.len().max(1) as f64;
+        let (mut all, mut limited) = (vec![(0.0, 0.0)], vec![(0.0, 0.0)]);
+        let (mut n, mut k) = (0.0, 0.0);
+        for (t, rl) in &times {
+            n += w;
+            all.push((*t, n));
+            if *rl {
+                k += w;
+                limited.push((*t, k));
+            }
+        }
+        let last = times.last().map(|t| t.0).unwrap_or(0.0);
+        end = end.max(last);
+        let label = format!(
+            "{}\n{} attempts, {} 429s",
+            r.label,
+            format::count(n),
+            format::count(k)
+        );
+        top.series
+            .push(Series::new(label, hue(i), vec![Mark::Step(all)]));
+        bottom.series.push(Series::new(
+            r.label.clone(),
+            hue(i),
+            vec![Mark::Step(limited)],
+        ));
     }
     // Carry every line to the end, so a run that stopped sending reads as flat.
     if end > 0.0 {
@@ -315,7 +411,10 @@ pub fn federation_overlay(runs: &[RunData]) -> Figure {
     Figure {
         name: "federation".into(),
         title: "Federation /send attempts".into(),
-        caption: "Every /send attempt (retries included) and every 429 answer, counted from the start of the run.".into(),
+        caption: format!(
+            "Every /send attempt (retries included) and every 429 answer, counted from the start of the run.{}",
+            pooled_note(runs, "is the mean per seed of")
+        ),
         panels: vec![top, bottom],
     }
 }
@@ -334,9 +433,12 @@ pub fn figures(runs: &[RunData]) -> Vec<Figure> {
     figs
 }
 
-/// Whether a MatrixRTC participant of the run crashed (`rtc.crashes` > 0).
+/// Whether a MatrixRTC participant of the run (of any seed of a pooled point) crashed
+/// (`rtc.crashes` > 0).
 pub fn has_crashes(r: &RunData) -> bool {
-    r.metrics.get("rtc.crashes").is_some_and(|c| *c > 0.0)
+    r.members()
+        .iter()
+        .any(|m| m.metrics.get("rtc.crashes").is_some_and(|c| *c > 0.0))
 }
 
 /// Ghost durations of crashed MatrixRTC participants (crash → no live client shows them)
@@ -364,17 +466,22 @@ pub fn ghosts_overlay(runs: &[RunData]) -> Figure {
             quiet.push(r.label.clone());
             continue;
         }
-        let mut v = vec![];
-        let read = read_csv(&r.dir.join("ghosts.csv"), &["ghost_ms"], |_, c| {
-            if let Some(g) = num("ghost_ms", c[0])? {
-                v.push(g);
-            }
-            Ok(())
-        });
-        let crashes = r.metrics.get("rtc.crashes").copied().unwrap_or(0.0);
-        let gone = crashes - r.metrics.get("rtc.ghosts_at_end").copied().unwrap_or(0.0);
-        let exact = read.map(|rows| rows.map(|rows| (v, rows)));
-        let (pts, gone, crashes) = match run_cdf(r, exact, "rtc.ghost_ms", crashes, gone) {
+        let ghosts = |m: &RunData| -> Exact {
+            let mut v = vec![];
+            let read = read_csv(&m.dir.join("ghosts.csv"), &["ghost_ms"], |_, c| {
+                if let Some(g) = num("ghost_ms", c[0])? {
+                    v.push(g);
+                }
+                Ok(())
+            });
+            read.map(|rows| rows.map(|rows| (v, rows)))
+        };
+        let crashes = |m: &RunData| {
+            let metric = |k: &str| m.metrics.get(k).copied().unwrap_or(0.0);
+            let crashes = metric("rtc.crashes");
+            (crashes, crashes - metric("rtc.ghosts_at_end"))
+        };
+        let (pts, gone, crashes) = match run_cdf(r, ghosts, "rtc.ghost_ms", crashes) {
             Ok(x) => x,
             Err(e) => {
                 notes.push(format!("{}: {e}", r.label));
@@ -403,7 +510,8 @@ pub fn ghosts_overlay(runs: &[RunData]) -> Figure {
         name: "ghosts".into(),
         title: "MatrixRTC ghosts: time a crashed participant stayed visible (CDF)".into(),
         caption: format!(
-            "Every crash is in the denominator: a line flat below 100% to the right edge shows participants still visible when the run ended (the legend counts them). Where lines coincide, the later run's is drawn on top.{}",
+            "Every crash is in the denominator: a line flat below 100% to the right edge shows participants still visible when the run ended (the legend counts them). Where lines coincide, the later run's is drawn on top.{}{}",
+            pooled_note(runs, "pools every crash of"),
             if quiet.is_empty() {
                 String::new()
             } else {
@@ -455,5 +563,39 @@ mod tests {
         // No crash anywhere: no ghosts chart at all.
         assert!(figures(&[b.clone(), b]).iter().all(|f| f.name != "ghosts"));
         assert!(figures(&[a.clone(), a]).iter().any(|f| f.name == "ghosts"));
+    }
+
+    #[test]
+    fn summary_mode_seeds_add_their_histograms() {
+        let tmp = tempfile::tempdir().unwrap();
+        let seed = |name: &str, hist: &str, count: u32, lost: u32| {
+            let dir = tmp.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let summary = format!(
+                r#"{{"metrics": {{"delivery.count": {count}, "delivery.lost": {lost}}},
+                    "histograms": {{"delivery.latency_ms": {hist}}}}}"#
+            );
+            std::fs::write(dir.join("summary.json"), summary).unwrap();
+            RunData::load(&dir).unwrap()
+        };
+        // Seed 1: 2 pairs in [10, 20) ms of 3 due (1 lost); seed 2: one in [10, 20) and one
+        // in [20, 40) of 2.
+        let a = seed("a", r#"{"buckets": [[10, 20, 2]]}"#, 3, 1);
+        let b = seed("b", r#"{"buckets": [[10, 20, 1], [20, 40, 1]]}"#, 2, 0);
+        let mut p = a.clone();
+        p.label = "p".into();
+        p.pool = Some(crate::output::compare::Pool {
+            seeds: vec![1, 2],
+            runs: vec![a, b],
+            n: BTreeMap::new(),
+        });
+        let fig = latency_overlay(&[p.clone(), p]);
+        // Together 3 in [10, 20) and 1 in [20, 40) of 5 due: 3/5 by 20 ms, 4/5 by 40 ms.
+        let s = &fig.panels[0].series[0];
+        assert_eq!(
+            s.marks[0],
+            Mark::Step(vec![(10.0, 0.0), (20.0, 0.6), (40.0, 0.8)])
+        );
+        assert_eq!(s.name, "p\n80% delivered of 5");
     }
 }

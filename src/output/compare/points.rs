@@ -1,16 +1,18 @@
-//! `compare SWEEP_DIR --points 3,5 [--seed S]`: points of a sweep folder as run folders,
-//! labelled by point number and swept values (`p3 accept_drop/5`).
+//! `compare SWEEP_DIR --points 3,5 [--seed S]`: points of a sweep folder, each as the run
+//! folders of every seed (pooled by the caller) or of one seed, labelled by point number
+//! and swept values (`p3 accept_drop/5`).
 
 use crate::output::plots::{value_text, SweepData};
 use anyhow::{anyhow, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// One point's run folder, and its label.
+/// One point's run folders (one per seed, in the sweep's seed order), and its label.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SweepPoint {
     pub point: u64,
-    pub dir: PathBuf,
+    pub seeds: Vec<u64>,
+    pub dirs: Vec<PathBuf>,
     pub label: String,
 }
 
@@ -24,10 +26,15 @@ fn parse_point(s: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The run folders of `list` (comma-separated point numbers) in the sweep folder `sweep`,
-/// at `seed` (default: the sweep's first seed). Errors name what is wrong: not a sweep
-/// folder, an unknown point, a seed the sweep did not run, a run folder that is missing.
-pub fn resolve_points(sweep: &Path, list: &str, seed: Option<u64>) -> Result<Vec<SweepPoint>> {
+/// The run folders of `list` (comma-separated point numbers) in the sweep folder `sweep`:
+/// every seed's, or only `seed`'s. Also returns the sweep folder's data (`aggregate.csv`
+/// holds the pooled values). Errors name what is wrong: not a sweep folder, an unknown
+/// point, a seed the sweep did not run, a run folder that is missing.
+pub fn resolve_points(
+    sweep: &Path,
+    list: &str,
+    seed: Option<u64>,
+) -> Result<(Vec<SweepPoint>, SweepData)> {
     if !sweep.join("sweep.json").is_file() {
         return Err(anyhow!(
             "{}: not a sweep folder (no sweep.json); --points needs the folder `stickysim sweep` wrote",
@@ -36,8 +43,8 @@ pub fn resolve_points(sweep: &Path, list: &str, seed: Option<u64>) -> Result<Vec
     }
     let d = SweepData::load(sweep)?;
     let seeds: Vec<u64> = d.seeds.iter().filter_map(Value::as_u64).collect();
-    let seed = match seed {
-        Some(s) if seeds.contains(&s) => s,
+    let seeds = match seed {
+        Some(s) if seeds.contains(&s) => vec![s],
         Some(s) => {
             return Err(anyhow!(
                 "--seed {s}: the sweep ran seeds {}",
@@ -48,9 +55,10 @@ pub fn resolve_points(sweep: &Path, list: &str, seed: Option<u64>) -> Result<Vec
                     .join(", ")
             ))
         }
-        None => *seeds
-            .first()
-            .ok_or_else(|| anyhow!("{}: sweep.json lists no seeds", sweep.display()))?,
+        None if seeds.is_empty() => {
+            return Err(anyhow!("{}: sweep.json lists no seeds", sweep.display()))
+        }
+        None => seeds,
     };
     let mut out = vec![];
     for item in list.split(',') {
@@ -71,16 +79,21 @@ pub fn resolve_points(sweep: &Path, list: &str, seed: Option<u64>) -> Result<Vec
             .iter()
             .map(|k| values.get(k).map(value_text).unwrap_or_else(|| "?".into()))
             .collect();
-        let dir = sweep.join(format!("p{point:04}-seed-{seed}"));
-        if !dir.is_dir() {
-            return Err(anyhow!(
-                "{}: no such run folder (shard not merged yet?)",
-                dir.display()
-            ));
+        let mut dirs = vec![];
+        for seed in &seeds {
+            let dir = sweep.join(format!("p{point:04}-seed-{seed}"));
+            if !dir.is_dir() {
+                return Err(anyhow!(
+                    "{}: no such run folder (shard not merged yet?)",
+                    dir.display()
+                ));
+            }
+            dirs.push(dir);
         }
         out.push(SweepPoint {
             point,
-            dir,
+            seeds: seeds.clone(),
+            dirs,
             label: format!("p{point} {}", vals.join("/")),
         });
     }
@@ -90,7 +103,7 @@ pub fn resolve_points(sweep: &Path, list: &str, seed: Option<u64>) -> Result<Vec
             out.len()
         ));
     }
-    Ok(out)
+    Ok((out, d))
 }
 
 #[cfg(test)]
@@ -118,17 +131,28 @@ mod tests {
         for run in ["p0000-seed-1", "p0001-seed-1", "p0001-seed-2"] {
             std::fs::create_dir(d.join(run)).unwrap();
         }
-        let got = resolve_points(d, "0,p1", None).unwrap();
+        let got = resolve_points(d, "1,p1", None).unwrap().0;
+        assert_eq!(got[0].label, "p1 y/5.0");
+        assert_eq!(got[1].seeds, [1, 2]);
+        assert_eq!(
+            got[1].dirs,
+            [d.join("p0001-seed-1"), d.join("p0001-seed-2")]
+        );
+        let got = resolve_points(d, "0,p1", Some(1)).unwrap().0;
         assert_eq!(got[0].label, "p0 x/5.0");
-        assert_eq!(got[1].label, "p1 y/5.0");
-        assert_eq!(got[1].dir, d.join("p0001-seed-1"));
+        assert_eq!(got[1].dirs, [d.join("p0001-seed-1")]);
+        // Every seed by default: p0 has no seed-2 folder.
+        assert!(resolve_points(d, "0,1", None)
+            .unwrap_err()
+            .to_string()
+            .contains("p0000-seed-2: no such run folder"));
         let err =
             |list: &str, seed: Option<u64>| resolve_points(d, list, seed).unwrap_err().to_string();
         assert!(err("0,1", Some(2)).contains("p0000-seed-2: no such run folder"));
         assert!(err("0,1", Some(3)).contains("--seed 3: the sweep ran seeds 1, 2"));
-        assert!(err("0,7", None).contains("no point 7 (points 0 to 1)"));
+        assert!(err("0,7", Some(1)).contains("no point 7 (points 0 to 1)"));
         assert!(err("1", None).contains("two or more points"));
-        assert!(err("0,x", None).contains("`x` is not a point number"));
+        assert!(err("0,x", Some(1)).contains("`x` is not a point number"));
         let run = resolve_points(&d.join("p0000-seed-1"), "0,1", None).unwrap_err();
         assert!(run.to_string().contains("not a sweep folder"));
     }

@@ -104,6 +104,14 @@ pub fn compare_csv(runs: &[RunData]) -> String {
     if runs.len() == 2 {
         s.push_str(",difference,ratio");
     }
+    let pooled = runs.iter().any(|r| r.pool.is_some());
+    if pooled {
+        s.push_str(",statistic");
+        for r in runs {
+            s.push(',');
+            s.push_str(&csv_text(&format!("n {}", r.label)));
+        }
+    }
     s.push('\n');
     for n in &names {
         s.push_str(&csv_text(n));
@@ -122,9 +130,43 @@ pub fn compare_csv(runs: &[RunData]) -> String {
             s.push(',');
             s.push_str(&csv_cell(q));
         }
+        if pooled {
+            let counts = counts(runs, n);
+            let is_pooled = counts.iter().any(|c| c.is_some_and(|c| c.1));
+            s.push_str(if is_pooled { ",pooled" } else { ",mean" });
+            for c in counts {
+                s.push(',');
+                s.push_str(&csv_cell(c.map(|c| c.0)));
+            }
+        }
         s.push('\n');
     }
     s
+}
+
+/// Each run's count behind metric `name` (`None` for a run that is not a pooled point, or
+/// has no such metric): (samples, true) for a pooled percentile, (seeds, false) for a mean.
+fn counts(runs: &[RunData], name: &str) -> Vec<Option<(f64, bool)>> {
+    runs.iter()
+        .map(|r| r.pool.as_ref().and_then(|p| p.n.get(name).copied()))
+        .collect()
+}
+
+/// The `n` cell of a pooled comparison: `5 / 5 seeds (mean)`, `10,500 / 3,100 samples
+/// (pooled)`.
+fn n_cell(runs: &[RunData], name: &str) -> String {
+    let c = counts(runs, name);
+    let is_pooled = c.iter().any(|c| c.is_some_and(|c| c.1));
+    let ns: Vec<String> = c
+        .iter()
+        .map(|c| c.map(|c| format::count(c.0)).unwrap_or_else(|| "—".into()))
+        .collect();
+    let what = if is_pooled {
+        "samples (pooled)"
+    } else {
+        "seeds (mean)"
+    };
+    format!("{} {what}", ns.join(" / "))
 }
 
 fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
@@ -202,19 +244,28 @@ pub fn report_text(runs: &[RunData], plots: &[(String, String)]) -> String {
     );
     for r in runs {
         let s = &r.summary;
-        let seed = s
-            .raw
-            .get("seed")
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "?".into());
+        let seed = match &r.pool {
+            Some(p) => {
+                let seeds: Vec<String> = p.seeds.iter().map(u64::to_string).collect();
+                format!("{} (pooled)", seeds.join(", "))
+            }
+            None => s
+                .raw
+                .get("seed")
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "?".into()),
+        };
         let delivered = r
-            .delivered_fraction()
+            .delivered_share()
             .map(|f| format!("{}%", format::sig(f * 100.0, 3)))
             .unwrap_or_else(|| "—".into());
-        let digest = s
-            .str("digest")
-            .map(|d| format!("`{}`", &d[..d.len().min(12)]))
-            .unwrap_or_else(|| "—".into());
+        let digest = match &r.pool {
+            Some(p) => format!("{} runs", p.runs.len()),
+            None => s
+                .str("digest")
+                .map(|d| format!("`{}`", &d[..d.len().min(12)]))
+                .unwrap_or_else(|| "—".into()),
+        };
         let _ = writeln!(
             md,
             "| **{}** | `{}` | {seed} | {delivered} | {digest} |",
@@ -271,14 +322,30 @@ pub fn report_text(runs: &[RunData], plots: &[(String, String)]) -> String {
         "Latency percentiles count delivered pairs only; a run that loses pairs can look fast. Read `delivery.delivered_fraction` (or `delivery.lost`) first.\n"
     );
 
+    let pooled = runs.iter().any(|r| r.pool.is_some());
+    if pooled {
+        let _ = writeln!(
+            md,
+            "Each point pools every seed's run, as the sweep's `aggregate.csv` and report do: a percentile of `delivery.latency_ms` or `rtc.ghost_ms` is taken over every seed's samples together (n = samples), any other metric is the mean over seeds (n = seeds). The delivered share above and the latency CDF count every due pair of every seed; the convergence and federation lines are the mean over seeds. `--seed S` compares one seed's runs instead.\n"
+        );
+    }
+
     // The paired table.
     let names = metric_names(runs);
+    let (n_head, n_rule) = if pooled { (" n |", " --: |") } else { ("", "") };
+    let n_col = |name: &str| -> String {
+        if pooled {
+            format!(" {} |", n_cell(runs, name))
+        } else {
+            String::new()
+        }
+    };
     let _ = writeln!(md, "## Metrics\n");
     if runs.len() == 2 {
         let (a, b) = (&runs[0], &runs[1]);
         let _ = writeln!(
             md,
-            "| metric | {} (A) | {} (B) | B − A | B / A |\n| --- | --: | --: | --: | --: |",
+            "| metric | {} (A) | {} (B) | B − A | B / A |{n_head}\n| --- | --: | --: | --: | --: |{n_rule}",
             esc(&a.label),
             esc(&b.label)
         );
@@ -293,9 +360,10 @@ pub fn report_text(runs: &[RunData], plots: &[(String, String)]) -> String {
             };
             let _ = writeln!(
                 md,
-                "| `{n}` | {} | {} | {d} | {q} |",
+                "| `{n}` | {} | {} | {d} | {q} |{}",
                 value_cell(n, va),
-                value_cell(n, vb)
+                value_cell(n, vb),
+                n_col(n)
             );
         }
     } else {
@@ -303,17 +371,17 @@ pub fn report_text(runs: &[RunData], plots: &[(String, String)]) -> String {
         for r in runs {
             let _ = write!(md, " {} |", esc(&r.label));
         }
-        let _ = write!(md, "\n| --- |");
+        let _ = write!(md, "{n_head}\n| --- |");
         for _ in runs {
             md.push_str(" --: |");
         }
-        md.push('\n');
+        let _ = writeln!(md, "{n_rule}");
         for n in &names {
             let _ = write!(md, "| `{n}` |");
             for r in runs {
                 let _ = write!(md, " {} |", value_cell(n, r.metrics.get(n).copied()));
             }
-            md.push('\n');
+            let _ = writeln!(md, "{}", n_col(n));
         }
     }
     md.push_str("\nExact values: `compare.csv`.\n\n## Plots\n\n");
