@@ -7,10 +7,7 @@ use super::recorder::Observer;
 use super::stats::{mean, percentile, LogHistogram};
 use super::Metrics;
 use crate::kernel::Time;
-use crate::matrix::msg::Outcome;
 use crate::matrix::world::World;
-use crate::matrix::RoomId;
-use std::collections::BTreeMap;
 
 fn put(m: &mut Metrics, name: &str, v: Option<f64>) {
     if let Some(v) = v {
@@ -92,57 +89,25 @@ pub fn compute_with(
     // delivery.*
     let lat_hist = stats.metrics(&mut m, summary_mode);
 
-    // federation.*
-    let fed = &obs.fed;
-    m.insert("federation.attempts".into(), fed.len() as f64);
-    m.insert(
-        "federation.retries".into(),
-        fed.iter().filter(|a| a.attempt > 1).count() as f64,
-    );
-    m.insert(
-        "federation.rate_limited".into(),
-        fed.iter()
-            .filter(|a| a.outcome == Outcome::RateLimited)
-            .count() as f64,
-    );
-    m.insert(
-        "federation.timeouts".into(),
-        fed.iter().filter(|a| a.outcome == Outcome::Timeout).count() as f64,
-    );
-    m.insert(
-        "federation.server_errors".into(),
-        fed.iter()
-            .filter(|a| a.outcome == Outcome::ServerError)
-            .count() as f64,
-    );
-    m.insert(
-        "federation.refused".into(),
-        fed.iter().filter(|a| a.outcome == Outcome::Refused).count() as f64,
-    );
-    m.insert(
-        "federation.bytes".into(),
-        fed.iter().map(|a| a.bytes).sum::<u64>() as f64,
-    );
+    // federation.*, from the running totals of federation.csv's rows.
+    let fed = &obs.fed_totals;
+    m.insert("federation.attempts".into(), fed.attempts as f64);
+    m.insert("federation.retries".into(), fed.retries as f64);
+    m.insert("federation.rate_limited".into(), fed.rate_limited as f64);
+    m.insert("federation.timeouts".into(), fed.timeouts as f64);
+    m.insert("federation.server_errors".into(), fed.server_errors as f64);
+    m.insert("federation.refused".into(), fed.refused as f64);
+    m.insert("federation.bytes".into(), fed.bytes as f64);
     m.insert(
         "federation.max_queue_depth".into(),
         obs.max_queue_depth as f64,
     );
 
-    // sync.*
-    m.insert("sync.responses".into(), obs.syncs.len() as f64);
-    put(
-        &mut m,
-        "sync.max_sticky_per_response",
-        obs.syncs
-            .iter()
-            .map(|s| s.sticky_events as f64)
-            .reduce(f64::max),
-    );
-    put(
-        &mut m,
-        "sync.mean_bytes",
-        mean(&obs.syncs.iter().map(|s| s.bytes as f64).collect::<Vec<_>>()),
-    );
+    // sync.*, from syncs.csv's.
+    let syncs = &obs.sync_totals;
+    m.insert("sync.responses".into(), syncs.responses as f64);
+    put(&mut m, "sync.max_sticky_per_response", syncs.max_sticky);
+    put(&mut m, "sync.mean_bytes", syncs.mean_bytes());
 
     // spam.*
     m.insert("spam.inactionable_events".into(), obs.inactionable as f64);
@@ -193,7 +158,7 @@ pub fn compute_with(
     );
     m.insert(
         "convergence.max_divergence_ms".into(),
-        ms(max_divergence(obs, sample_us)),
+        ms(obs.divergence.longest(sample_us)),
     );
 
     // rtc.*
@@ -268,19 +233,4 @@ pub fn compute_with(
         latency_hist: lat_hist,
         ghost_hist: LogHistogram::new(),
     }
-}
-
-/// Longest run of consecutive samples in which a room's live clients held differing views.
-fn max_divergence(obs: &Observer, sample_us: Time) -> Time {
-    let mut best = 0;
-    let mut start: BTreeMap<RoomId, Time> = BTreeMap::new();
-    for r in &obs.conv {
-        if r.distinct_views > 1 {
-            let s = *start.entry(r.room).or_insert(r.t);
-            best = best.max(r.t - s + sample_us);
-        } else {
-            start.remove(&r.room);
-        }
-    }
-    best
 }

@@ -2,8 +2,9 @@
 //! score). The model emits [`Probe`](crate::matrix::probe::Probe)s; the [`recorder`]
 //! consumes them after every kernel step and samples the world (reading it, never
 //! changing it). Scoring lives here: delivery fates and loss causes ([`delivery`]),
-//! convergence and ghosts ([`convergence`]), what a fresh sync would receive ([`spam`]), the metrics of README "Metrics" ([`metrics`]), and the
-//! rows of the CSV files ([`tables`]).
+//! convergence and ghosts ([`convergence`]), what a fresh sync would receive ([`spam`]), the metrics of README "Metrics" ([`metrics`]) with running totals of the
+//! streamed rows ([`running`]), and the rows of the CSV files ([`tables`]), the big ones
+//! written as the run goes ([`stream`]).
 
 pub mod convergence;
 pub mod delivery;
@@ -11,8 +12,10 @@ pub mod metrics;
 pub mod pairs;
 pub mod recorder;
 pub mod rtc;
+pub mod running;
 pub mod spam;
 pub mod stats;
+pub mod stream;
 pub mod tables;
 pub mod tally;
 

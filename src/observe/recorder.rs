@@ -2,7 +2,10 @@
 //! `sample_interval`, and keeps what the metrics and CSV files need.
 
 use super::convergence::{view_agreement, Open};
+use super::running::{Divergence, FedTotals, SyncTotals};
 use super::spam::{Fresh, FreshSync};
+use super::stream::{StreamTo, Streams};
+use super::tables::{convergence_row, syncs_row, timeseries_row};
 use super::tally::{History, Tally};
 use super::Path;
 use crate::kernel::Time;
@@ -85,9 +88,14 @@ pub struct ServerSticky {
 
 #[derive(Default)]
 pub struct Observer {
-    pub fed: Vec<SendRow>,
+    /// federation.csv, syncs.csv, convergence.csv and timeseries.csv, written as the run
+    /// goes (nowhere until [`Observer::stream_to`]).
+    pub streams: Streams,
+    /// What the metrics need of those rows.
+    pub fed_totals: FedTotals,
+    pub sync_totals: SyncTotals,
+    pub divergence: Divergence,
     pub max_queue_depth: usize,
-    pub syncs: Vec<SyncRow>,
     pub inactionable: u64,
     pub events: BTreeMap<PduId, EventInfo>,
     /// (server, pdu) -> (time, path, attempts) of the first acceptance.
@@ -127,8 +135,6 @@ pub struct Observer {
     pub heartbeats: u64,
     /// Joins sent by participants, by request tag, until their event is created.
     pending_joins: HashMap<ReqTag, (u32, MapKey)>,
-    pub conv: Vec<ConvRow>,
-    pub series: Vec<SeriesRow>,
     pub end_views_divergent: u32,
     /// Messages on the wire, in the model's order (`--trace`).
     pub wire: Vec<Wire>,
@@ -143,6 +149,17 @@ impl Observer {
             tally: summary.then(Tally::default),
             ..Default::default()
         }
+    }
+
+    /// Where the streamed CSV files go from now on.
+    pub fn stream_to(&mut self, to: StreamTo<'_>) -> anyhow::Result<()> {
+        self.streams = Streams::open(to)?;
+        Ok(())
+    }
+
+    /// After a step at `now`: write the federation rows that are final, now and then.
+    pub fn tick(&mut self, w: &World, now: Time) {
+        self.streams.fed.tick(w, now);
     }
 
     /// Consume everything the model reported since the last call.
@@ -252,7 +269,11 @@ impl Observer {
             Probe::SoftFailed { server, pdu, .. } => {
                 self.soft_failed.insert((server, pdu));
             }
-            Probe::Attempt(a) => self.fed.push(send_row(w, &a)),
+            Probe::Attempt(a) => {
+                let row = send_row(w, &a);
+                self.fed_totals.add(&row);
+                self.streams.fed.push(row);
+            }
             Probe::QueueDepth { depth, .. } => {
                 self.max_queue_depth = self.max_queue_depth.max(depth)
             }
@@ -409,7 +430,7 @@ impl Observer {
             }
         }
         self.inactionable += inact as u64;
-        self.syncs.push(SyncRow {
+        let row = SyncRow {
             t,
             client,
             room_count: resp.rooms.len() as u32,
@@ -418,7 +439,9 @@ impl Observer {
             inactionable: inact,
             bytes,
             gappy,
-        });
+        };
+        self.sync_totals.add(&row);
+        self.streams.syncs.row(|l| syncs_row(l, &row, w));
     }
 
     /// Record the state of the world at a sample instant.
@@ -426,16 +449,18 @@ impl Observer {
         for room in w.sh.dir.rooms.ids() {
             let live = self.open.live_members(room);
             let (distinct, frac) = view_agreement(w, live, room, t);
-            self.conv.push(ConvRow {
+            let row = ConvRow {
                 t,
                 room,
                 live_clients: live.len() as u32,
                 distinct_views: distinct,
                 agreeing_pair_fraction: frac,
-            });
+            };
+            self.divergence.add(&row);
+            self.streams.conv.row(|l| convergence_row(l, &row, w));
         }
         for (s, sv) in w.servers.enumerate() {
-            self.series.push(SeriesRow {
+            let row = SeriesRow {
                 t,
                 server: s,
                 queue_depth: sv.queue_depth(),
@@ -443,8 +468,11 @@ impl Observer {
                 tokens: sv.buckets.min_tokens_at(&sv.cfg.inbound, t),
                 deferred: sv.deferred.len(),
                 fresh: self.fresh.at(w, s, t),
-            });
+            };
+            self.streams.series.row(|l| timeseries_row(l, &row, w));
         }
+        // Every event at or before `t` has been handled.
+        self.streams.fed.flush(w, t);
     }
 
     /// Views at the end of the run: rooms whose live clients disagree.

@@ -1,8 +1,9 @@
-//! The CSV files of a run (README "Outputs", docs/output-format.md), built in memory from what the
-//! observers kept; `output/` writes them and digests them.
+//! The CSV files of a run (README "Outputs", docs/output-format.md): the rows of the big
+//! ones, streamed as the run goes ([`super::stream`]), and the small ones built in memory
+//! from what the observers kept; `run::write` digests and writes them.
 
 use super::delivery::{DeliveryRow, Fate};
-use super::recorder::Observer;
+use super::recorder::{ConvRow, Observer, SendRow, SeriesRow, SyncRow};
 use crate::kernel::time::{ms3_text, ms_text};
 use crate::matrix::event::Content;
 use crate::matrix::world::World;
@@ -21,24 +22,29 @@ impl Csv {
     }
 
     pub fn row(&mut self, fields: &[&str]) {
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                self.buf.push(',');
-            }
-            if f.contains([',', '"', '\n']) {
-                self.buf.push('"');
-                self.buf.push_str(&f.replace('"', "\"\""));
-                self.buf.push('"');
-            } else {
-                self.buf.push_str(f);
-            }
-        }
-        self.buf.push('\n');
+        push_row(&mut self.buf, fields);
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf.into_bytes()
     }
+}
+
+/// Append one CSV line to `buf`; fields are quoted only when they need it.
+pub fn push_row(buf: &mut String, fields: &[&str]) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            buf.push(',');
+        }
+        if f.contains([',', '"', '\n']) {
+            buf.push('"');
+            buf.push_str(&f.replace('"', "\"\""));
+            buf.push('"');
+        } else {
+            buf.push_str(f);
+        }
+    }
+    buf.push('\n');
 }
 
 /// A float with fixed decimals and no "-0".
@@ -113,17 +119,16 @@ pub fn deliveries(rows: &[DeliveryRow], w: &World) -> Vec<u8> {
     c.into_bytes()
 }
 
-/// federation.csv: one row per `/send` attempt, in (start, origin, destination, txn,
-/// attempt) order.
-pub fn federation(obs: &Observer, w: &World) -> Vec<u8> {
+pub const FEDERATION_HEADER: &str =
+    "t_ms,origin,destination,txn_id,pdus,sticky_pdus,outcome,retry_after_ms,next_attempt_ms";
+
+/// A row of federation.csv: one `/send` attempt (written in (start, origin, destination,
+/// txn, attempt) order by [`super::stream::FedStream`]).
+pub fn federation_row(line: &mut String, a: &SendRow, w: &World) {
     let names = &w.sh.dir.servers;
-    let mut fed: Vec<_> = obs.fed.iter().collect();
-    fed.sort_by_key(|a| (a.t, a.origin, a.destination, a.txn_id, a.attempt));
-    let mut c = Csv::new(
-        "t_ms,origin,destination,txn_id,pdus,sticky_pdus,outcome,retry_after_ms,next_attempt_ms",
-    );
-    for a in fed {
-        c.row(&[
+    push_row(
+        line,
+        &[
             &ms3_text(a.t),
             &names[a.origin],
             &names[a.destination],
@@ -133,18 +138,18 @@ pub fn federation(obs: &Observer, w: &World) -> Vec<u8> {
             a.outcome.as_str(),
             &a.retry_after.map(ms_text).unwrap_or_default(),
             &a.next_attempt.map(ms3_text).unwrap_or_default(),
-        ]);
-    }
-    c.into_bytes()
+        ],
+    );
 }
 
-/// syncs.csv: one row per sync response a client applied.
-pub fn syncs(obs: &Observer, w: &World) -> Vec<u8> {
-    let mut c = Csv::new(
-        "t_ms,client,room_count,timeline_events,sticky_events,inactionable_sticky,bytes,gappy",
-    );
-    for s in &obs.syncs {
-        c.row(&[
+pub const SYNCS_HEADER: &str =
+    "t_ms,client,room_count,timeline_events,sticky_events,inactionable_sticky,bytes,gappy";
+
+/// A row of syncs.csv: one sync response a client applied.
+pub fn syncs_row(line: &mut String, s: &SyncRow, w: &World) {
+    push_row(
+        line,
+        &[
             &ms3_text(s.t),
             &w.sh.dir.clients[s.client].name,
             &s.room_count.to_string(),
@@ -153,32 +158,35 @@ pub fn syncs(obs: &Observer, w: &World) -> Vec<u8> {
             &s.inactionable.to_string(),
             &s.bytes.to_string(),
             if s.gappy { "1" } else { "0" },
-        ]);
-    }
-    c.into_bytes()
+        ],
+    );
 }
 
-/// convergence.csv: per sample and room, how many distinct views its live clients hold.
-pub fn convergence(obs: &Observer, w: &World) -> Vec<u8> {
-    let mut c = Csv::new("t_ms,room,live_clients,distinct_views,agreeing_pair_fraction");
-    for r in &obs.conv {
-        c.row(&[
+pub const CONVERGENCE_HEADER: &str = "t_ms,room,live_clients,distinct_views,agreeing_pair_fraction";
+
+/// A row of convergence.csv: per sample and room, how many distinct views its live
+/// clients hold.
+pub fn convergence_row(line: &mut String, r: &ConvRow, w: &World) {
+    push_row(
+        line,
+        &[
             &ms_text(r.t),
             &w.sh.dir.rooms[r.room].name,
             &r.live_clients.to_string(),
             &r.distinct_views.to_string(),
             &fixed(r.agreeing_pair_fraction, 4),
-        ]);
-    }
-    c.into_bytes()
+        ],
+    );
 }
 
-/// timeseries.csv: per sample and server, its queues, backoff, tokens and deferred events, and
-/// what a client syncing afresh there would receive.
-pub fn timeseries(obs: &Observer, w: &World) -> Vec<u8> {
-    let mut c = Csv::new("t_ms,server,queue_depth,in_backoff,tokens,deferred,fresh_sticky,fresh_inactionable,fresh_inactionable_bytes,fresh_flood");
-    for r in &obs.series {
-        c.row(&[
+pub const TIMESERIES_HEADER: &str = "t_ms,server,queue_depth,in_backoff,tokens,deferred,fresh_sticky,fresh_inactionable,fresh_inactionable_bytes,fresh_flood";
+
+/// A row of timeseries.csv: per sample and server, its queues, backoff, tokens and
+/// deferred events, and what a client syncing afresh there would receive.
+pub fn timeseries_row(line: &mut String, r: &SeriesRow, w: &World) {
+    push_row(
+        line,
+        &[
             &ms_text(r.t),
             &w.sh.dir.servers[r.server],
             &r.queue_depth.to_string(),
@@ -189,9 +197,8 @@ pub fn timeseries(obs: &Observer, w: &World) -> Vec<u8> {
             &r.fresh.inactionable.to_string(),
             &r.fresh.inactionable_bytes.to_string(),
             &r.fresh.flood.to_string(),
-        ]);
-    }
-    c.into_bytes()
+        ],
+    );
 }
 
 /// writes.csv: one row per sticky write, followed to convergence.
@@ -234,24 +241,17 @@ pub fn ghosts(obs: &Observer, w: &World) -> Vec<u8> {
     c.into_bytes()
 }
 
-/// Every CSV of a run, in the digest's fixed order (deliveries.csv only in full mode,
-/// ghosts.csv only with MatrixRTC participants).
-pub fn all(
+/// The CSV files built in memory at the end of a run (deliveries.csv only in full mode,
+/// ghosts.csv only with MatrixRTC participants); the big ones are streamed
+/// ([`super::stream`]). `run::write` puts them all in the digest's fixed order.
+pub fn in_memory(
     obs: &Observer,
     w: &World,
     deliveries_rows: Option<&[DeliveryRow]>,
-) -> Vec<(&'static str, Vec<u8>)> {
-    let mut files = vec![];
-    if let Some(rows) = deliveries_rows {
-        files.push(("deliveries.csv", deliveries(rows, w)));
-    }
-    files.push(("federation.csv", federation(obs, w)));
-    files.push(("syncs.csv", syncs(obs, w)));
-    files.push(("convergence.csv", convergence(obs, w)));
-    files.push(("timeseries.csv", timeseries(obs, w)));
-    files.push(("writes.csv", writes(obs, w)));
-    if obs.participants > 0 {
-        files.push(("ghosts.csv", ghosts(obs, w)));
-    }
-    files
+) -> (Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>) {
+    (
+        deliveries_rows.map(|rows| deliveries(rows, w)),
+        writes(obs, w),
+        (obs.participants > 0).then(|| ghosts(obs, w)),
+    )
 }

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Refuse an unwritable output folder before the run starts (README "Outputs").
@@ -54,12 +54,46 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<Path
 
 /// SHA-256 over (name, length, bytes) of each file, in the given fixed order.
 pub fn digest(files: &[(&str, &[u8])]) -> String {
-    let mut h = Sha256::new();
+    let mut d = Digester::default();
     for (name, bytes) in files {
-        h.update(name.as_bytes());
-        h.update([0u8]);
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
+        // Reading a slice cannot fail.
+        let _ = d.file(name, bytes.len() as u64, &mut &bytes[..]);
     }
-    crate::scenario::hex(&h.finalize())
+    d.finish()
+}
+
+/// [`digest`] file by file, each file's bytes read from anywhere (a run's streamed CSV
+/// files are read back from disk).
+#[derive(Default)]
+pub struct Digester {
+    h: Sha256,
+}
+
+impl Digester {
+    /// Add `name`, whose `len` bytes `bytes` yields; an error if it yields another count.
+    pub fn file(&mut self, name: &str, len: u64, bytes: &mut impl Read) -> std::io::Result<()> {
+        self.h.update(name.as_bytes());
+        self.h.update([0u8]);
+        self.h.update(len.to_le_bytes());
+        let mut buf = vec![0u8; 1 << 20];
+        let mut seen = 0u64;
+        loop {
+            let n = bytes.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            self.h.update(&buf[..n]);
+            seen += n as u64;
+        }
+        if seen != len {
+            return Err(std::io::Error::other(format!(
+                "{name}: {seen} bytes where {len} were written"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> String {
+        crate::scenario::hex(&self.h.finalize())
+    }
 }

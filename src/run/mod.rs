@@ -8,6 +8,7 @@ pub mod write;
 use crate::kernel::{Simulation, Time};
 use crate::matrix::world::World;
 use crate::observe::recorder::Observer;
+pub use crate::observe::stream::StreamTo;
 use crate::scenario::estimate::{bytes, Limits};
 use crate::scenario::{RecordsMode, Scenario};
 use std::path::PathBuf;
@@ -79,7 +80,14 @@ pub fn simulate_guarded(
         livelock_events,
         ..Guards::default()
     };
-    simulate_limited(scn, trace, unstable_names, progress, &guards)
+    simulate_limited(
+        scn,
+        trace,
+        unstable_names,
+        progress,
+        &guards,
+        StreamTo::Nowhere,
+    )
 }
 
 /// What stops a run early with an error.
@@ -96,13 +104,16 @@ pub struct Guards {
 /// How often (in kernel events) the run reads its resident memory.
 pub const MEMORY_CHECK_EVERY: u64 = 1 << 16;
 
-/// [`simulate`] with every guard given.
+/// [`simulate`] with every guard given; `streams`: where the big CSV files go as the run
+/// goes ([`crate::observe::stream`]; temporary files are removed if the run stops with an
+/// error).
 pub fn simulate_limited(
     scn: &Scenario,
     trace: bool,
     unstable_names: bool,
     progress: bool,
     guards: &Guards,
+    streams: StreamTo<'_>,
 ) -> anyhow::Result<Finished> {
     let livelock_events = guards.livelock_events;
     let limits = guards.limits;
@@ -112,6 +123,7 @@ pub fn simulate_limited(
     let interval = scn.file.simulation.sample_interval.us().max(1);
     let summary = scn.file.simulation.records == RecordsMode::Summary;
     let mut observer = Observer::new(built.sim.world.clients.len(), summary);
+    observer.stream_to(streams)?;
     let mut sim = Simulation::with_capacity(built.sim, 1 << 12);
     for (t, ev) in built.initial {
         sim.schedule_at(t, ev);
@@ -145,6 +157,7 @@ pub fn simulate_limited(
                 }
                 sim.step();
                 observer.drain(&mut sim.model.world);
+                observer.tick(&sim.model.world, t);
                 over_limits(sim.handled(), t, &limits)?;
                 if let Some(b) = &bar {
                     if sim.handled() % 65_536 == 0 {
@@ -289,19 +302,31 @@ pub fn run_scenario(scn: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutc
         livelock_events: None,
         limits: opts.limits,
     };
-    let fin = match simulate_limited(scn, opts.trace, opts.unstable_names, opts.progress, &guards) {
-        Ok(f) => f,
-        Err(e) => {
-            drop(lock);
-            if fresh {
-                // Only an empty folder goes.
-                let _ = std::fs::remove_dir(&opts.out_dir);
-            }
-            return Err(e);
+    let stopped = |e: anyhow::Error, lock| -> anyhow::Result<RunOutcome> {
+        // The run's temporary files are gone with its observer.
+        drop(lock);
+        if fresh {
+            // Only an empty folder goes.
+            let _ = std::fs::remove_dir(&opts.out_dir);
         }
+        Err(e)
+    };
+    let fin = match simulate_limited(
+        scn,
+        opts.trace,
+        opts.unstable_names,
+        opts.progress,
+        &guards,
+        StreamTo::Folder(&opts.out_dir),
+    ) {
+        Ok(f) => f,
+        Err(e) => return stopped(e, lock),
     };
     let mode = scn.file.simulation.records;
-    let out = write::write_run(scn, fin, opts, mode)?;
+    let out = match write::write_run(scn, fin, opts, mode) {
+        Ok(out) => out,
+        Err(e) => return stopped(e, lock),
+    };
     if opts.plots {
         crate::output::plots::plot_run_dir(&opts.out_dir)?;
     }

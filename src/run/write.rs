@@ -8,9 +8,10 @@ use crate::observe::delivery::{for_each_delivery, sort_rows, DeliveryRow};
 use crate::observe::metrics::compute_with;
 use crate::observe::pairs::DeliveryStats;
 use crate::observe::recorder::Observer;
+use crate::observe::stream::CsvFile;
 use crate::observe::tables;
 use crate::observe::tally::summary_stats;
-use crate::output::files::{digest, write_atomic};
+use crate::output::files::{write_atomic, Digester};
 use crate::output::sequence::{render, SEQUENCE_CAP};
 use crate::output::trace;
 use crate::scenario::{FaultCfg, RecordsMode, Scenario};
@@ -51,11 +52,13 @@ pub fn gather_deliveries(
 
 pub fn write_run(
     scn: &Scenario,
-    fin: Finished,
+    mut fin: Finished,
     opts: &RunOptions,
     mode: RecordsMode,
 ) -> anyhow::Result<RunOutcome> {
     let dir = &opts.out_dir;
+    // The streamed CSV files, closed (federation.csv's last rows written).
+    let streamed = std::mem::take(&mut fin.observer.streams).finish(&fin.world)?;
     let w = &fin.world;
     let obs = &fin.observer;
     let (rows, stats, full) =
@@ -78,13 +81,8 @@ pub fn write_run(
     );
 
     // CSV files, in the digest's fixed order.
-    let files = tables::all(obs, w, full.then_some(rows.as_slice()));
-    let run_digest = digest(
-        &files
-            .iter()
-            .map(|(n, b)| (*n, b.as_slice()))
-            .collect::<Vec<_>>(),
-    );
+    let files = run_files(obs, w, full.then_some(rows.as_slice()), streamed)?;
+    let run_digest = digest(&files)?;
 
     let checked = if opts.no_expect {
         vec![]
@@ -136,7 +134,7 @@ pub fn write_run(
         "metrics": metrics_json,
         "expect": checked,
         "annotations": { "faults": faults, "leaves_ms": leaves, "crashes_ms": crashes, "servers": servers },
-        "files": files.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        "files": files.iter().map(CsvFile::name).collect::<Vec<_>>(),
         "digest": run_digest,
     });
     summary["expect_checked"] = json!(!opts.no_expect);
@@ -155,8 +153,13 @@ pub fn write_run(
 
     clear_old_run(dir, &files, opts.trace)?;
     write_atomic(dir, "scenario.toml", scn.to_toml().as_bytes())?;
-    for (name, bytes) in &files {
-        write_atomic(dir, name, bytes)?;
+    for f in files {
+        match f {
+            CsvFile::Memory(name, bytes) => {
+                write_atomic(dir, name, &bytes)?;
+            }
+            CsvFile::Streamed(staged) => staged.commit(dir)?,
+        }
     }
     if opts.trace {
         // --trace: every message in time order, and the sequence diagram of the first ones.
@@ -206,6 +209,57 @@ pub fn write_run(
     })
 }
 
+/// Every CSV of a run in the digest's fixed order: deliveries.csv (full mode only), then
+/// the streamed federation.csv, syncs.csv, convergence.csv and timeseries.csv, then
+/// writes.csv and ghosts.csv (MatrixRTC participants only).
+fn run_files(
+    obs: &Observer,
+    w: &World,
+    deliveries_rows: Option<&[DeliveryRow]>,
+    streamed: Vec<CsvFile>,
+) -> anyhow::Result<Vec<CsvFile>> {
+    let names: Vec<&str> = streamed.iter().map(CsvFile::name).collect();
+    if names
+        != [
+            "federation.csv",
+            "syncs.csv",
+            "convergence.csv",
+            "timeseries.csv",
+        ]
+    {
+        anyhow::bail!("internal error: the run's streamed CSV files are missing");
+    }
+    let (deliveries, writes, ghosts) = tables::in_memory(obs, w, deliveries_rows);
+    let mut files = vec![];
+    if let Some(d) = deliveries {
+        files.push(CsvFile::Memory("deliveries.csv", d));
+    }
+    files.extend(streamed);
+    files.push(CsvFile::Memory("writes.csv", writes));
+    if let Some(g) = ghosts {
+        files.push(CsvFile::Memory("ghosts.csv", g));
+    }
+    Ok(files)
+}
+
+/// The run's digest ([`crate::output::files::digest`]) over its files, the streamed ones
+/// read back from their temporary files.
+fn digest(files: &[CsvFile]) -> anyhow::Result<String> {
+    let mut d = Digester::default();
+    for f in files {
+        match f {
+            CsvFile::Memory(name, bytes) => d.file(name, bytes.len() as u64, &mut &bytes[..]),
+            CsvFile::Streamed(s) => {
+                let mut r = std::fs::File::open(&s.tmp)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", s.tmp.display()))?;
+                d.file(s.name, s.len, &mut r)
+            }
+        }
+        .map_err(|e| anyhow::anyhow!("cannot read back {}: {e}", f.name()))?;
+    }
+    Ok(d.finish())
+}
+
 /// Every file a run may write into its folder (besides `scenario.toml` and `summary.json`).
 const RUN_FILES: [&str; 9] = [
     "deliveries.csv",
@@ -222,7 +276,7 @@ const RUN_FILES: [&str; 9] = [
 /// A rerun into a used folder replaces the old run whole: `summary.json` goes first (so a
 /// folder caught half-written reads as unfinished), then every run file and plot this run
 /// will not write itself, and temporary files a killed run left behind.
-fn clear_old_run(dir: &Path, files: &[(&str, Vec<u8>)], trace: bool) -> anyhow::Result<()> {
+fn clear_old_run(dir: &Path, files: &[CsvFile], trace: bool) -> anyhow::Result<()> {
     let gone = |p: &Path| -> anyhow::Result<()> {
         match std::fs::remove_file(p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -233,7 +287,7 @@ fn clear_old_run(dir: &Path, files: &[(&str, Vec<u8>)], trace: bool) -> anyhow::
     };
     gone(&dir.join("summary.json"))?;
     for name in RUN_FILES {
-        let written = files.iter().any(|(n, _)| *n == name)
+        let written = files.iter().any(|f| f.name() == name)
             || (trace && (name == "trace.jsonl" || name == "sequence.mmd"));
         if !written {
             gone(&dir.join(name))?;
@@ -247,7 +301,10 @@ fn clear_old_run(dir: &Path, files: &[(&str, Vec<u8>)], trace: bool) -> anyhow::
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if crate::output::lock::is_temporary(&name) && e.path().is_file() {
+            let ours = files
+                .iter()
+                .any(|f| matches!(f, CsvFile::Streamed(s) if s.tmp == e.path()));
+            if crate::output::lock::is_temporary(&name) && e.path().is_file() && !ours {
                 gone(&e.path())?;
             }
         }
