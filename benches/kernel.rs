@@ -226,7 +226,7 @@ fn map_key(room: u32, sender: u32) -> MapKey {
         room: RoomId(room),
         sender: ClientId(sender),
         ev_type: EvType(0),
-        sticky_key: format!("_@u{sender}:hs{sender}_m0.{sender}"),
+        sticky_key: format!("_@u{sender}:hs{sender}_m0.{sender}").into(),
     }
 }
 
@@ -239,7 +239,7 @@ fn map_events(n: u32) -> Vec<(MapKey, Candidate)> {
             let ots = i64::from(i) * 1000;
             let cand = Candidate {
                 pdu: PduId(i),
-                order: (ots + 3_600_000, format!("$ev{i:08}")),
+                order: (ots + 3_600_000, format!("$ev{i:08}").into()),
                 leave: i % 5 == 4,
                 expires_at: u64::from(i) * 1_000_000 + 3_600_000_000,
             };

@@ -194,6 +194,7 @@ pub fn build(scn: &Scenario, wire: bool) -> anyhow::Result<Built> {
                 power.insert(c, *lvl);
             }
         }
+        let power = std::sync::Arc::new(power);
         for s in &members {
             let view = servers[*s].rooms.entry(room).or_default();
             view.members = users.iter().copied().collect();

@@ -4,6 +4,7 @@
 use super::client::map::MapKey;
 use super::ids::{ClientId, EvType, IdVec, PduId, RoomId, ServerId};
 use crate::kernel::Time;
+use std::sync::Arc;
 
 /// MSC4354 "Sticky events": a duration_ms above one hour is clamped to one hour.
 pub const MAX_STICKY_MS: i64 = 3_600_000;
@@ -33,7 +34,7 @@ pub enum Content {
     /// `leave`: the content holds only the key (a MatrixRTC leave: a tombstone).
     Sticky {
         ev_type: EvType,
-        key: String,
+        key: Arc<str>,
         duration: DurationField,
         leave: bool,
     },
@@ -48,7 +49,7 @@ pub enum Content {
 #[derive(Clone, Debug)]
 pub struct Pdu {
     /// Opaque event ID ("$..."), random from the origin's stream, compared lexicographically.
-    pub event_id: String,
+    pub event_id: Arc<str>,
     pub room: RoomId,
     pub sender: ClientId,
     pub origin: ServerId,
@@ -91,12 +92,8 @@ impl Pdu {
     /// MSC4354 "Implementing an ephemeral map": the ordering value, origin_server_ts +
     /// duration_ms as written (not clamped), then the event ID.
     pub fn map_order(&self) -> Option<(i64, &str)> {
-        self.sticky_duration_ms().map(|d| {
-            (
-                self.origin_server_ts.saturating_add(d),
-                self.event_id.as_str(),
-            )
-        })
+        self.sticky_duration_ms()
+            .map(|d| (self.origin_server_ts.saturating_add(d), &*self.event_id))
     }
 
     /// MSC4354 "Implementing an ephemeral map": the key (room_id, sender, type,

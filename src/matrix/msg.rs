@@ -361,8 +361,9 @@ pub struct JoinResp {
     pub state: RoomState,
 }
 
-/// Power levels of one room: per-user levels (others get the room's default).
-pub type PowerMap = BTreeMap<ClientId, i64>;
+/// Power levels of one room: per-user levels (others get the room's default). Shared: a
+/// sync hands the server's map to each client without copying it; a change copies on write.
+pub type PowerMap = std::sync::Arc<BTreeMap<ClientId, i64>>;
 
 /// The variant name of a `Debug` text (`SyncRequest(..)` -> `SyncRequest`).
 fn variant(debug: String) -> String {

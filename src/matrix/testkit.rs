@@ -186,6 +186,7 @@ impl Builder {
             if let Some(c) = creator {
                 power.insert(c, 100);
             }
+            let power = std::sync::Arc::new(power);
             let mut member_servers: Vec<ServerId> =
                 users.iter().map(|u| dir.server_of(*u)).collect();
             member_servers.sort();

@@ -263,7 +263,7 @@ fn keys_in_room<V>(m: &BTreeMap<MapKey, V>, room: RoomId) -> impl Iterator<Item 
         room,
         sender: ClientId(0),
         ev_type: EvType(0),
-        sticky_key: String::new(),
+        sticky_key: std::sync::Arc::from(""),
     };
     m.range(lo..)
         .take_while(move |(k, _)| k.room == room)

@@ -212,7 +212,7 @@ pub fn render(
             continue;
         }
         let key = match &p.content {
-            Content::Sticky { key, .. } => key.clone(),
+            Content::Sticky { key, .. } => key.to_string(),
             _ => String::new(),
         };
         let origin = &w.sh.dir.servers[p.origin];
@@ -221,7 +221,7 @@ pub fn render(
             "expire",
             origin,
             json!({
-                "event_id": p.event_id,
+                "event_id": &*p.event_id,
                 "room_id": w.sh.dir.rooms[p.room].room_id,
                 "sender": w.sh.dir.user_id(p.sender),
                 "sticky_key": key,

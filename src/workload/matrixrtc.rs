@@ -212,7 +212,7 @@ impl MatrixRtc {
             room: p.room,
             sender: p.client,
             ev_type: TYPE_RTC_MEMBER,
-            sticky_key: p.member_key.clone(),
+            sticky_key: p.member_key.as_str().into(),
         }
     }
 

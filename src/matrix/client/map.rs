@@ -8,13 +8,14 @@
 use crate::kernel::Time;
 use crate::matrix::ids::{ClientId, EvType, PduId, RoomId};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MapKey {
     pub room: RoomId,
     pub sender: ClientId,
     pub ev_type: EvType,
-    pub sticky_key: String,
+    pub sticky_key: Arc<str>,
 }
 
 /// One event as the map keeps it.
@@ -22,7 +23,7 @@ pub struct MapKey {
 pub struct Candidate {
     pub pdu: PduId,
     /// (origin_server_ts + duration_ms, event ID).
-    pub order: (i64, String),
+    pub order: (i64, Arc<str>),
     pub leave: bool,
     /// Client time at which it expires (receipt + sticky_duration_remaining_ms).
     pub expires_at: Time,
@@ -40,7 +41,15 @@ pub struct EphemeralMap {
     pub expire_entries: bool,
     /// Per key, the candidates that can still win at some future time: sorted by order,
     /// descending; a candidate beaten by one that also outlives it is dropped.
-    entries: BTreeMap<MapKey, Vec<Candidate>>,
+    entries: BTreeMap<MapKey, Slot>,
+}
+
+/// One key of the map: its candidates, and the expiry timer already scheduled for it (kept
+/// here rather than in a second map keyed the same way).
+#[derive(Clone, Debug, Default)]
+struct Slot {
+    cands: Vec<Candidate>,
+    expiry_at: Option<Time>,
 }
 
 impl EphemeralMap {
@@ -57,7 +66,7 @@ impl EphemeralMap {
 
     /// What `key` shows at `now`.
     pub fn top(&self, key: &MapKey, now: Time) -> Option<Top> {
-        self.top_of(self.entries.get(key)?, now)
+        self.top_of(&self.entries.get(key)?.cands, now)
     }
 
     /// What a key with these candidates shows at `now`.
@@ -69,9 +78,10 @@ impl EphemeralMap {
     }
 
     /// The order value of what `key` shows at `now` (for "at least as new as" checks).
-    pub fn top_order(&self, key: &MapKey, now: Time) -> Option<&(i64, String)> {
+    pub fn top_order(&self, key: &MapKey, now: Time) -> Option<&(i64, Arc<str>)> {
         self.entries
             .get(key)?
+            .cands
             .iter()
             .find(|c| self.alive(c, now))
             .map(|c| &c.order)
@@ -80,7 +90,7 @@ impl EphemeralMap {
     /// Insert an event. Returns true if the map did not already hold it.
     pub fn insert(&mut self, key: MapKey, cand: Candidate, now: Time) -> bool {
         let expire = self.expire_entries;
-        let list = self.entries.entry(key).or_default();
+        let list = &mut self.entries.entry(key).or_default().cands;
         if list.iter().any(|c| c.pdu == cand.pdu) {
             return false;
         }
@@ -111,10 +121,23 @@ impl EphemeralMap {
         }
         self.entries
             .get(key)?
+            .cands
             .iter()
             .filter(|c| c.expires_at > now)
             .map(|c| c.expires_at)
             .min()
+    }
+
+    /// The time of the expiry timer scheduled for `key`, if any.
+    pub fn expiry_at(&self, key: &MapKey) -> Option<Time> {
+        self.entries.get(key)?.expiry_at
+    }
+
+    /// Record (or clear) the expiry timer scheduled for a key the map holds.
+    pub fn set_expiry_at(&mut self, key: &MapKey, at: Option<Time>) {
+        if let Some(slot) = self.entries.get_mut(key) {
+            slot.expiry_at = at;
+        }
     }
 
     /// Active keys of a room with their winning events (the client's view, MSC4354 "Implementing an ephemeral map").
@@ -123,12 +146,12 @@ impl EphemeralMap {
             room,
             sender: ClientId(0),
             ev_type: EvType(0),
-            sticky_key: String::new(),
+            sticky_key: Arc::from(""),
         };
         self.entries
             .range(lo..)
             .take_while(|(k, _)| k.room == room)
-            .filter_map(|(k, list)| match self.top_of(list, now) {
+            .filter_map(|(k, slot)| match self.top_of(&slot.cands, now) {
                 Some(Top { pdu, active: true }) => Some((k, pdu)),
                 _ => None,
             })
@@ -143,13 +166,13 @@ impl EphemeralMap {
             room,
             sender: ClientId(0),
             ev_type: EvType(0),
-            sticky_key: String::new(),
+            sticky_key: Arc::from(""),
         };
         out.extend(
             self.entries
                 .range(lo..)
                 .take_while(|(k, _)| k.room == room)
-                .filter_map(|(_, list)| match self.top_of(list, now) {
+                .filter_map(|(_, slot)| match self.top_of(&slot.cands, now) {
                     Some(Top { pdu, active: true }) => Some(pdu),
                     _ => None,
                 }),
@@ -161,7 +184,7 @@ impl EphemeralMap {
             room,
             sender: ClientId(0),
             ev_type: EvType(0),
-            sticky_key: String::new(),
+            sticky_key: Arc::from(""),
         };
         self.entries
             .range(lo..)
@@ -296,7 +319,7 @@ mod tests {
         ) {
             let mut m = EphemeralMap::new(true);
             let cands: Vec<Candidate> = evs.iter().enumerate().map(|(i, (o, id, leave, exp))| {
-                Candidate { pdu: PduId(i as u32), order: (*o, format!("${id:03}-{i}")), leave: *leave, expires_at: *exp }
+                Candidate { pdu: PduId(i as u32), order: (*o, format!("${id:03}-{i}").into()), leave: *leave, expires_at: *exp }
             }).collect();
             for c in &cands { m.insert(key("A"), c.clone(), 0); }
             let expected = cands.iter().filter(|c| c.expires_at > probe).max_by(|x, y| x.order.cmp(&y.order)).map(|c| Top { pdu: c.pdu, active: !c.leave });

@@ -4,7 +4,6 @@
 
 pub mod map;
 
-use crate::kernel::Time;
 use crate::matrix::cx::Cx;
 use crate::matrix::ids::{ClientId, ReqTag, RoomId};
 use crate::matrix::msg::{
@@ -27,8 +26,6 @@ pub struct Client {
     pub access: AccessControl,
     /// The client's view of power levels per room (from its sync responses).
     pub pl_view: BTreeMap<RoomId, PowerMap>,
-    /// Expiry timers already scheduled per key (to avoid scheduling twice).
-    pub expiry_at: BTreeMap<MapKey, Time>,
 }
 
 impl Client {
@@ -41,7 +38,6 @@ impl Client {
             map: EphemeralMap::new(cfg.expire_entries),
             access: cfg.access_control,
             pl_view: BTreeMap::new(),
-            expiry_at: BTreeMap::new(),
         }
     }
 
@@ -200,10 +196,10 @@ impl Client {
                     continue;
                 }
             }
-            let (order, id) = p.map_order().expect("sticky");
+            let (order, _) = p.map_order().expect("sticky");
             let cand = Candidate {
                 pdu: *pdu,
-                order: (order, id.to_string()),
+                order: (order, p.event_id.clone()),
                 leave: p.is_leave(),
                 // MSC4354: the client's expiry is its receipt time + the remaining time.
                 expires_at: now + crate::kernel::time::from_ms((*remaining).max(0) as u64),
@@ -230,14 +226,15 @@ impl Client {
         let Some(next) = self.map.next_expiry(key, now) else {
             return;
         };
+        // The timer already scheduled for this key is kept in the map's entry.
         if self
-            .expiry_at
-            .get(key)
-            .is_some_and(|t| *t > now && *t <= next)
+            .map
+            .expiry_at(key)
+            .is_some_and(|t| t > now && t <= next)
         {
             return;
         }
-        self.expiry_at.insert(key.clone(), next);
+        self.map.set_expiry_at(key, Some(next));
         // An expiry after the end of the run would never be handled: keep it out of the
         // queue (most entries outlive an hour-long run; queueing them only slows the heap).
         if next > cx.sh.end {
@@ -255,10 +252,10 @@ impl Client {
     /// An entry of the map expires (MSC4354: clients SHOULD expire entries).
     fn on_map_expiry(&mut self, cx: &mut Cx<'_, '_>, key: MapKey) {
         let now = cx.now();
-        if self.expiry_at.get(&key) != Some(&now) {
+        if self.map.expiry_at(&key) != Some(now) {
             return;
         }
-        self.expiry_at.remove(&key);
+        self.map.set_expiry_at(&key, None);
         let top = self.map.top(&key, now);
         self.schedule_expiry(cx, &key);
         cx.probe(Probe::MapTop {

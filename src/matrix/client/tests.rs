@@ -297,13 +297,13 @@ fn authorized_only_discards_a_write_its_power_levels_do_not_allow() {
     k.world.clients[c0].access = AccessControl::AuthorizedOnly;
     let a = ev(&mut k, 1_000, HOUR_MS, &id('a', 'a'));
     let a2 = ev(&mut k, 2_000, HOUR_MS, &id('b', 'b'));
-    let mut power: PowerMap = [(c0, 100)].into_iter().collect();
+    let mut power: PowerMap = std::sync::Arc::new([(c0, 100)].into_iter().collect());
     k.at(2 * SEC);
     give_with_power(&mut k, c0, &[(a, HOUR_MS)], power.clone());
     give_with_power(&mut k, c1, &[(a, HOUR_MS)], power.clone());
     assert_eq!(top(&k, c0, 2 * SEC), None);
     assert_eq!(top(&k, c1, 2 * SEC), active(a));
-    power.insert(w, 50);
+    std::sync::Arc::make_mut(&mut power).insert(w, 50);
     give_with_power(&mut k, c0, &[(a2, HOUR_MS)], power);
     assert_eq!(top(&k, c0, 2 * SEC), active(a2));
 }

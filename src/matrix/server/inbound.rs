@@ -362,11 +362,8 @@ impl Server {
                 self.append_timeline(cx, room, pdu);
             }
             Content::PowerLevels { user, level } => {
-                self.rooms
-                    .entry(room)
-                    .or_default()
-                    .power
-                    .insert(user, level);
+                let power = &mut self.rooms.entry(room).or_default().power;
+                std::sync::Arc::make_mut(power).insert(user, level);
                 self.append_timeline(cx, room, pdu);
                 // MSC4354 "Federation behaviour": a power-level change re-checks soft-failed sticky events.
                 self.reevaluate_soft_failed(cx, room);

@@ -131,7 +131,7 @@ pub struct Device {
     /// arrived.
     pub unconfirmed: Option<Unconfirmed>,
     /// Rooms this device's user is joined to, sorted, as of `Server::members_epoch`.
-    pub joined: Option<(u64, Vec<RoomId>)>,
+    pub joined: Option<(u64, std::sync::Arc<[RoomId]>)>,
 }
 
 /// A response not yet acknowledged: its next_batch, the sticky events it carried, the

@@ -65,7 +65,7 @@ impl Server {
         });
         let origin_local_ms = self.clock.local_ms(now);
         cx.sh.pdus.add(Pdu {
-            event_id: event_id_of(id_bits),
+            event_id: event_id_of(id_bits).into(),
             room,
             sender,
             origin: self.id,
@@ -144,7 +144,7 @@ impl Server {
                 for (i, only) in groups.iter().enumerate() {
                     let content = Content::Sticky {
                         ev_type: *ev_type,
-                        key: key.clone(),
+                        key: key.as_str().into(),
                         duration: DurationField::Ms(3_600_000),
                         leave: false,
                     };
@@ -205,7 +205,7 @@ impl Server {
     ) {
         let content = Content::Sticky {
             ev_type: s.ev_type,
-            key: s.key.clone(),
+            key: s.key.as_str().into(),
             duration: s.duration,
             leave: s.leave,
         };

@@ -56,15 +56,16 @@ pub struct SyncResponse {
 
 impl Server {
     /// The rooms a local client is joined to, sorted (callers binary-search it). Cached per
-    /// device until the server's membership changes (`members_epoch`).
-    fn joined_rooms(&mut self, client: ClientId) -> Vec<RoomId> {
+    /// device until the server's membership changes (`members_epoch`); shared, so a call
+    /// copies no list.
+    fn joined_rooms(&mut self, client: ClientId) -> std::sync::Arc<[RoomId]> {
         let epoch = self.members_epoch;
         if let Some((e, rooms)) = self.devices.get(&client).and_then(|d| d.joined.as_ref()) {
             if *e == epoch {
                 return rooms.clone();
             }
         }
-        let rooms: Vec<RoomId> = self
+        let rooms: std::sync::Arc<[RoomId]> = self
             .rooms
             .iter()
             .filter(|(_, v)| v.members.contains(&client))

@@ -32,7 +32,7 @@ impl Render<'_> {
                 };
                 let content = self.content_json(&Content::Sticky {
                     ev_type: *ev_type,
-                    key: key.clone(),
+                    key: key.as_str().into(),
                     duration: *duration,
                     leave: *leave,
                 });
@@ -140,7 +140,7 @@ impl Render<'_> {
             ),
             ClientReq::Sticky(_) | ClientReq::Message { .. } | ClientReq::PowerLevels { .. } => {
                 match created {
-                    Some(p) => (200, json!({ "event_id": self.w.sh.pdus[p].event_id })),
+                    Some(p) => (200, json!({ "event_id": &*self.w.sh.pdus[p].event_id })),
                     None => (403, forbidden),
                 }
             }

@@ -61,9 +61,9 @@ impl Render<'_> {
         match content {
             Content::Sticky { key, leave, .. } => {
                 let mut c = Map::new();
-                c.insert(self.n.sticky_key.into(), json!(key));
+                c.insert(self.n.sticky_key.into(), json!(&**key));
                 if !leave {
-                    c.insert("member".into(), json!({ "id": key }));
+                    c.insert("member".into(), json!({ "id": &**key }));
                 }
                 Value::Object(c)
             }
@@ -92,7 +92,7 @@ impl Render<'_> {
     pub(super) fn pdu_json(&self, pdu: PduId) -> Value {
         let p = &self.w.sh.pdus[pdu];
         let mut o = Map::new();
-        o.insert("event_id".into(), json!(p.event_id));
+        o.insert("event_id".into(), json!(&*p.event_id));
         o.insert("room_id".into(), json!(self.room_id(p.room)));
         o.insert("sender".into(), json!(self.user_id(p.sender)));
         o.insert("origin_server_ts".into(), json!(p.origin_server_ts));
@@ -117,7 +117,7 @@ impl Render<'_> {
         let prev: Vec<&str> = p
             .prev_events
             .iter()
-            .map(|e| self.w.sh.pdus[*e].event_id.as_str())
+            .map(|e| self.w.sh.pdus[*e].event_id.as_ref())
             .collect();
         o.insert("prev_events".into(), json!(prev));
         Value::Object(o)

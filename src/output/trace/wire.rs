@@ -53,7 +53,7 @@ impl Render<'_> {
                     Outcome::Ok => {
                         let mut pdus = Map::new();
                         for e in body.iter().flat_map(|b| b.pdus.iter()) {
-                            pdus.insert(self.w.sh.pdus[e.pdu].event_id.clone(), json!({}));
+                            pdus.insert(self.w.sh.pdus[e.pdu].event_id.to_string(), json!({}));
                         }
                         json!({ "pdus": pdus })
                     }
@@ -83,7 +83,7 @@ impl Render<'_> {
             Wire::MissingRequest { t, to, req, lost } => {
                 let ids = |v: &[PduId]| -> Vec<String> {
                     v.iter()
-                        .map(|e| self.w.sh.pdus[*e].event_id.clone())
+                        .map(|e| self.w.sh.pdus[*e].event_id.to_string())
                         .collect()
                 };
                 let json = json!({
@@ -272,12 +272,12 @@ impl Render<'_> {
             } => {
                 let p = &self.w.sh.pdus[*pdu];
                 let key = match &p.content {
-                    Content::Sticky { key, .. } => key.clone(),
+                    Content::Sticky { key, .. } => key.to_string(),
                     _ => String::new(),
                 };
                 let body = json!({
                     "delay_id": format!("d{}", delay_id.0),
-                    "event_id": p.event_id,
+                    "event_id": &*p.event_id,
                     "room_id": self.room_id(p.room),
                     "sender": self.user_id(p.sender),
                     "sticky_key": key,
