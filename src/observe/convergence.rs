@@ -232,10 +232,71 @@ impl Open {
     }
 }
 
-/// (distinct views, fraction of client pairs that agree) among `live` clients of a room.
+/// One client's cached view of one room: valid while its map's version is `version` and
+/// the sample time is before `valid_until` (the next expiry of a candidate of that room).
+struct CachedView {
+    version: u64,
+    valid_until: Time,
+    pdus: Vec<PduId>,
+}
+
+/// Each (client, room) view, recomputed only when the client's map changed or one of the
+/// room's candidates expired since: exact, so the answers equal a full recomputation.
+#[derive(Default)]
+pub struct Views {
+    cache: HashMap<(ClientId, RoomId), CachedView>,
+}
+
+impl Views {
+    /// Bring the cached view of each of `live` in `room` up to date at `t` (samples come in
+    /// time order, so a cached view computed earlier is still right if nothing changed and
+    /// nothing expired in between).
+    fn refresh(&mut self, w: &World, live: &[ClientId], room: RoomId, t: Time) {
+        for c in live {
+            let map = &w.clients[*c].map;
+            let e = self.cache.entry((*c, room)).or_insert(CachedView {
+                version: u64::MAX,
+                valid_until: 0,
+                pdus: vec![],
+            });
+            if e.version != map.version() || t >= e.valid_until {
+                e.valid_until = map.view_pdus_into(room, t, &mut e.pdus);
+                e.version = map.version();
+            }
+        }
+    }
+
+    /// (distinct views, fraction of client pairs that agree) among `live` clients of a room.
+    pub fn agreement(&mut self, w: &World, live: &[ClientId], room: RoomId, t: Time) -> (u32, f64) {
+        self.refresh(w, live, room, t);
+        // A view is its winning events in key order: each event has one key, so two views
+        // are equal exactly when their event lists are.
+        let mut groups: BTreeMap<&[PduId], u32> = BTreeMap::new();
+        for c in live {
+            let v = self.cache[&(*c, room)].pdus.as_slice();
+            *groups.entry(v).or_insert(0) += 1;
+        }
+        agreement_of(live.len(), groups.values())
+    }
+}
+
+/// (distinct views, fraction of pairs that agree) from the group sizes, in view order.
+fn agreement_of<'a>(n: usize, groups: impl Iterator<Item = &'a u32>) -> (u32, f64) {
+    let n = n as f64;
+    let pairs = n * (n - 1.0) / 2.0;
+    let mut distinct = 0u32;
+    let mut agree = 0.0f64;
+    for g in groups {
+        distinct += 1;
+        agree += (*g as f64) * (*g as f64 - 1.0) / 2.0;
+    }
+    let frac = if pairs > 0.0 { agree / pairs } else { 1.0 };
+    (distinct, frac)
+}
+
+/// (distinct views, fraction of client pairs that agree) among `live` clients of a room,
+/// recomputed from every map (the reference the cached `Views` must equal).
 pub fn view_agreement(w: &World, live: &[ClientId], room: RoomId, t: Time) -> (u32, f64) {
-    // A view is its winning events in key order: each event has one key, so two views are
-    // equal exactly when their event lists are.
     let mut groups: BTreeMap<Vec<PduId>, u32> = BTreeMap::new();
     let mut v: Vec<PduId> = vec![];
     for c in live {
@@ -247,14 +308,7 @@ pub fn view_agreement(w: &World, live: &[ClientId], room: RoomId, t: Time) -> (u
             }
         }
     }
-    let n = live.len() as f64;
-    let pairs = n * (n - 1.0) / 2.0;
-    let agree: f64 = groups
-        .values()
-        .map(|g| (*g as f64) * (*g as f64 - 1.0) / 2.0)
-        .sum();
-    let frac = if pairs > 0.0 { agree / pairs } else { 1.0 };
-    (groups.len() as u32, frac)
+    agreement_of(live.len(), groups.values())
 }
 
 /// The keys of one room in a map ordered by key (room first).

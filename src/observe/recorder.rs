@@ -1,7 +1,7 @@
 //! The recorder: consumes the model's probes after every step, samples the world at every
 //! `sample_interval`, and keeps what the metrics and CSV files need.
 
-use super::convergence::{view_agreement, Open};
+use super::convergence::{view_agreement, Open, Views};
 use super::running::{Divergence, FedTotals, SyncTotals};
 use super::spam::{Fresh, FreshSync};
 use super::stream::{StreamTo, Streams};
@@ -121,6 +121,10 @@ pub struct Observer {
     pub down: BTreeMap<ServerId, Vec<(Time, Option<Time>)>>,
     /// Convergence, joins and ghosts: the open questions and their answers.
     pub open: Open,
+    /// Cached per-(client, room) views for the convergence samples.
+    views: Views,
+    /// Check every cached answer against a full recomputation (tests).
+    pub verify_views: bool,
     pub server_sticky: Vec<ServerSticky>,
     /// What a client syncing afresh would receive, and the spam window.
     pub fresh: FreshSync,
@@ -448,7 +452,14 @@ impl Observer {
     pub fn sample(&mut self, w: &World, t: Time) {
         for room in w.sh.dir.rooms.ids() {
             let live = self.open.live_members(room);
-            let (distinct, frac) = view_agreement(w, live, room, t);
+            let (distinct, frac) = self.views.agreement(w, live, room, t);
+            if self.verify_views {
+                assert_eq!(
+                    (distinct, frac),
+                    view_agreement(w, live, room, t),
+                    "views {room:?} {t}"
+                );
+            }
             let row = ConvRow {
                 t,
                 room,
@@ -478,12 +489,16 @@ impl Observer {
     /// Views at the end of the run: rooms whose live clients disagree.
     pub fn finish(&mut self, w: &World, t: Time) {
         self.fresh.finish(w, t);
-        self.end_views_divergent =
-            w.sh.dir
-                .rooms
-                .ids()
-                .filter(|r| view_agreement(w, self.open.live_members(*r), *r, t).0 > 1)
-                .count() as u32;
+        let mut divergent = 0;
+        for r in w.sh.dir.rooms.ids() {
+            let live = self.open.live_members(r);
+            let distinct = self.views.agreement(w, live, r, t).0;
+            if self.verify_views {
+                assert_eq!(distinct, view_agreement(w, live, r, t).0, "end views {r:?}");
+            }
+            divergent += u32::from(distinct > 1);
+        }
+        self.end_views_divergent = divergent;
     }
 }
 

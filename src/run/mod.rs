@@ -99,6 +99,9 @@ pub struct Guards {
     /// Kernel events handled at most, and resident memory at most (Linux; checked every
     /// [`MEMORY_CHECK_EVERY`] events).
     pub limits: Limits,
+    /// Check the cached convergence views against a full recomputation at every sample
+    /// (a test switch: a mismatch panics).
+    pub verify_views: bool,
 }
 
 /// How often (in kernel events) the run reads its resident memory.
@@ -123,6 +126,7 @@ pub fn simulate_limited(
     let interval = scn.file.simulation.sample_interval.us().max(1);
     let summary = scn.file.simulation.records == RecordsMode::Summary;
     let mut observer = Observer::new(built.sim.world.clients.len(), summary);
+    observer.verify_views = guards.verify_views;
     observer.stream_to(streams)?;
     let mut sim = Simulation::with_capacity(built.sim, 1 << 12);
     for (t, ev) in built.initial {
@@ -301,6 +305,7 @@ pub fn run_scenario(scn: &Scenario, opts: &RunOptions) -> anyhow::Result<RunOutc
     let guards = Guards {
         livelock_events: None,
         limits: opts.limits,
+        verify_views: false,
     };
     let stopped = |e: anyhow::Error, lock| -> anyhow::Result<RunOutcome> {
         // The run's temporary files are gone with its observer.

@@ -42,6 +42,8 @@ pub struct EphemeralMap {
     /// Per key, the candidates that can still win at some future time: sorted by order,
     /// descending; a candidate beaten by one that also outlives it is dropped.
     entries: BTreeMap<MapKey, Slot>,
+    /// Bumped on every change of `entries` (lets an observer cache views exactly).
+    version: u64,
 }
 
 /// One key of the map: its candidates, and the expiry timer already scheduled for it (kept
@@ -57,7 +59,13 @@ impl EphemeralMap {
         EphemeralMap {
             expire_entries,
             entries: BTreeMap::new(),
+            version: 0,
         }
+    }
+
+    /// A counter that changes whenever the map's entries do.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     fn alive(&self, c: &Candidate, now: Time) -> bool {
@@ -94,6 +102,7 @@ impl EphemeralMap {
         if list.iter().any(|c| c.pdu == cand.pdu) {
             return false;
         }
+        self.version += 1;
         let pos = list.partition_point(|c| c.order > cand.order);
         list.insert(pos, cand);
         // Prune: drop expired candidates and those beaten by a higher one that lives at least as long.
@@ -159,8 +168,10 @@ impl EphemeralMap {
     }
 
     /// The winning events of the active keys of a room, in key order, into `out` (cleared
-    /// first): `view` without the keys, for comparing views cheaply.
-    pub fn view_pdus_into(&self, room: RoomId, now: Time, out: &mut Vec<PduId>) {
+    /// first): `view` without the keys, for comparing views cheaply. Returns the earliest
+    /// instant after `now` at which a candidate of the room expires (`Time::MAX` if none):
+    /// until then, and while `version` stays the same, the view does not change.
+    pub fn view_pdus_into(&self, room: RoomId, now: Time, out: &mut Vec<PduId>) -> Time {
         out.clear();
         let lo = MapKey {
             room,
@@ -168,15 +179,18 @@ impl EphemeralMap {
             ev_type: EvType(0),
             sticky_key: Arc::from(""),
         };
-        out.extend(
-            self.entries
-                .range(lo..)
-                .take_while(|(k, _)| k.room == room)
-                .filter_map(|(_, slot)| match self.top_of(&slot.cands, now) {
-                    Some(Top { pdu, active: true }) => Some(pdu),
-                    _ => None,
-                }),
-        );
+        let mut until = Time::MAX;
+        for (_, slot) in self.entries.range(lo..).take_while(|(k, _)| k.room == room) {
+            if self.expire_entries {
+                for c in slot.cands.iter().filter(|c| c.expires_at > now) {
+                    until = until.min(c.expires_at);
+                }
+            }
+            if let Some(Top { pdu, active: true }) = self.top_of(&slot.cands, now) {
+                out.push(pdu);
+            }
+        }
+        until
     }
 
     pub fn keys_in_room(&self, room: RoomId) -> impl Iterator<Item = &MapKey> {
