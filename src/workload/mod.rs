@@ -15,6 +15,7 @@ use crate::matrix::msg::{AppEv, ClientReq, Ev, Input};
 use crate::matrix::world::World;
 use crate::matrix::{ClientId, EvType, ReqTag, RoomId, ServerId};
 use crate::scenario::{workload_names, WorkloadCfg};
+use std::collections::BTreeMap;
 
 /// A workload that acts while the run goes on.
 pub trait Workload {
@@ -63,6 +64,9 @@ pub struct Plan<'a> {
     /// MatrixRTC participants planned so far, over all workloads (they are numbered
     /// across the run).
     pub participants: &'a mut u32,
+    /// Clients joined to each room at the start, in client order (built once for every
+    /// workload: a scan of every client per workload was quadratic in big federations).
+    pub joined: &'a BTreeMap<RoomId, Vec<ClientId>>,
 }
 
 impl Plan<'_> {
@@ -96,11 +100,7 @@ impl Plan<'_> {
 
     /// Clients joined to a room at the start, in server then client order.
     pub fn room_clients(&self, room: RoomId) -> Vec<ClientId> {
-        self.world
-            .clients
-            .ids()
-            .filter(|c| self.world.is_joined(room, *c))
-            .collect()
+        self.joined.get(&room).cloned().unwrap_or_default()
     }
 
     /// This workload's random stream for planning (keyed by its name).
@@ -140,6 +140,25 @@ pub fn duration_field(ms: u64) -> DurationField {
     DurationField::Ms(ms.min(i64::MAX as u64) as i64)
 }
 
+/// Each room's joined clients as their own servers see them, in client order: what
+/// `world.is_joined` says for every (room, client) pair, gathered in one pass.
+fn joined_at_start(world: &World) -> BTreeMap<RoomId, Vec<ClientId>> {
+    let mut out: BTreeMap<RoomId, Vec<ClientId>> = BTreeMap::new();
+    for (s, server) in world.servers.enumerate() {
+        for (&room, view) in &server.rooms {
+            let own = view
+                .members
+                .iter()
+                .filter(|&&c| world.sh.dir.server_of(c) == s);
+            out.entry(room).or_default().extend(own);
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_unstable();
+    }
+    out
+}
+
 /// Plan every workload of the scenario, in file order.
 pub fn plan_all(
     cfgs: &[WorkloadCfg],
@@ -152,6 +171,7 @@ pub fn plan_all(
     let mut out = Workloads::default();
     let mut participants = 0;
     let names = workload_names(cfgs);
+    let joined = joined_at_start(world);
     for (index, (cfg, name)) in cfgs.iter().zip(names).enumerate() {
         let mut plan = Plan {
             world: &mut *world,
@@ -162,6 +182,7 @@ pub fn plan_all(
             app: index as u32,
             name,
             participants: &mut participants,
+            joined: &joined,
         };
         let wl: Box<dyn Workload> = match cfg {
             WorkloadCfg::Script(s) => {
