@@ -106,6 +106,7 @@ fn sweep_in(tmp: &Path) -> PathBuf {
         resume: false,
         sets: vec![],
         quiet: true,
+        limits: Default::default(),
     };
     assert_eq!(sweep::sweep_with(&args, &runner).unwrap(), 0);
     out

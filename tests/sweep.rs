@@ -144,6 +144,7 @@ fn sweep(mode: Mode, scenario: &Path, args: &[&str]) -> (u8, String) {
                 resume: false,
                 sets: vec![],
                 quiet: false,
+                limits: Default::default(),
             };
             let mut it = args.iter();
             while let Some(x) = it.next() {

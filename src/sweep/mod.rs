@@ -23,6 +23,7 @@ pub use grid::{plan_from_path, plan_from_str, RunId, SweepMeta, SweepPlan};
 pub use merge::{merge_dirs, MergeReport};
 pub use shard::{read_run, RunSummary, Shard, ShardFile};
 
+use crate::scenario::estimate::{bytes, Limits};
 use crate::scenario::{Scenario, ScenarioError};
 
 /// `println!` that ignores a closed stdout (`stickysim sweep … | head`): the sweep's files
@@ -96,21 +97,27 @@ pub struct SweepArgs {
     pub sets: Vec<String>,
     #[arg(long)]
     pub quiet: bool,
+    /// Every point's size estimate must fit these (`run`'s limits); `--jobs` runs at once
+    /// must fit `--max-memory` together.
+    #[command(flatten)]
+    pub limits: crate::scenario::commands::LimitArgs,
 }
 
 /// Plots and report of a sweep folder, drawn from its `sweep.json` and `aggregate.csv`.
 /// Called last by every sweep that covers the whole grid and by every merge.
-///
-/// LEAD: after the merge, point this at the plot and report work:
-/// `crate::output::plots::plot_sweep_dir(dir)?; crate::output::report::write_sweep_report(dir)?;`
 pub fn draw_sweep_outputs(dir: &Path) -> anyhow::Result<()> {
     crate::output::plots::plot_sweep_dir(dir)?;
     crate::output::report::write_sweep_report(dir)?;
     Ok(())
 }
 
-/// The simulator as a sweep runner: one run folder, run plots off.
+/// The simulator as a sweep runner: one run folder, run plots off, default limits.
 pub fn simulator_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
+    limited_runner(scn, dir, Limits::default())
+}
+
+/// The simulator as a sweep runner with `limits` as each run's guard (`--max-*`).
+fn limited_runner(scn: &Scenario, dir: &Path, limits: Limits) -> anyhow::Result<()> {
     let opts = crate::run::RunOptions {
         out_dir: dir.to_path_buf(),
         trace: false,
@@ -119,7 +126,7 @@ pub fn simulator_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         progress: false,
         no_expect: false,
         trace_filter: None,
-        limits: Default::default(),
+        limits,
     };
     crate::run::run_scenario(scn, &opts).map(|_| ())
 }
@@ -148,7 +155,63 @@ pub fn default_out_dir(scenario_name: &str) -> PathBuf {
 /// `stickysim sweep`. Exit 0 when every run of the shard finished (claims that fail inside
 /// runs are counted and printed, not an error: a sweep explores where they fail).
 pub fn sweep_cmd(args: &SweepArgs) -> anyhow::Result<u8> {
-    sweep_with(args, &simulator_runner)
+    let limits = args.limits.limits();
+    sweep_with(args, &|scn: &Scenario, dir: &Path| {
+        limited_runner(scn, dir, limits)
+    })
+}
+
+/// Every point's size estimate against `limits`, and the `jobs` largest together against
+/// the memory limit (they run at once): refused before anything runs, naming the point.
+pub fn check_sizes(plan: &SweepPlan, limits: &Limits, jobs: usize) -> Result<(), SweepError> {
+    let mut problems = vec![];
+    let mut memory = vec![];
+    for (i, scn) in plan.point_scenarios.iter().enumerate() {
+        match crate::scenario::commands::check_size(scn, limits) {
+            Ok(est) => memory.push(est.memory_bytes),
+            Err(errs) => {
+                let what = point_text(plan, i);
+                problems.extend(errs.iter().map(|e| format!("{what}: {e}")));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(SweepError::Input(problems.join("\n")));
+    }
+    memory.sort_unstable_by(|a, b| b.cmp(a));
+    let at_once = jobs.min(plan.meta.seeds.len() * memory.len()).max(1);
+    // A point's runs differ by seed only: the largest point can fill every job.
+    let together: u64 = (0..at_once)
+        .map(|j| {
+            memory
+                .get(j / plan.meta.seeds.len().max(1))
+                .copied()
+                .unwrap_or(0)
+        })
+        .fold(0u64, u64::saturating_add);
+    if at_once > 1 && together > limits.max_memory_bytes {
+        let one = memory.first().copied().unwrap_or(0).max(1);
+        let fits = (limits.max_memory_bytes / one).max(1);
+        return Err(SweepError::Input(format!(
+            "{}: {at_once} runs at once (--jobs) are estimated at {} peak memory together, over --max-memory {}; use --jobs {fits} or raise --max-memory",
+            plan.meta.scenario,
+            bytes(together as f64),
+            bytes(limits.max_memory_bytes as f64)
+        )));
+    }
+    Ok(())
+}
+
+/// `point p0003 (key=value, ...)` for messages.
+fn point_text(plan: &SweepPlan, i: usize) -> String {
+    let values = plan.meta.points.get(i).map(|p| {
+        p.values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    format!("point p{i:04} ({})", values.unwrap_or_default())
 }
 
 /// [`sweep_cmd`] with another runner (tests).
@@ -168,6 +231,7 @@ where
             .unwrap_or(1),
     };
     let plan = plan_from_path(&args.scenario, &args.sets)?;
+    check_sizes(&plan, &args.limits.limits(), jobs)?;
     let out = args
         .out
         .clone()
