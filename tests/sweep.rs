@@ -84,7 +84,7 @@ fn test_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         "delivery.by_path.d_loss".into(),
         (scn.file.network.loss * 100.0).into(),
     );
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         metrics.insert("delivery.by_path.c_sometimes".into(), (seed as f64).into());
     }
     // Machine-dependent figures: never in the sweep tables.
@@ -99,7 +99,7 @@ fn test_runner(scn: &Scenario, dir: &Path) -> anyhow::Result<()> {
         "seed": seed,
         "version": stickysim::VERSION,
         "metrics": metrics,
-        "expect": [ { "metric": "delivery.by_path.a_lin", "pass": seed % 4 != 0 } ],
+        "expect": [ { "metric": "delivery.by_path.a_lin", "pass": !seed.is_multiple_of(4) } ],
         "digest": format!("{h}-{seed}"),
     });
     std::fs::write(dir.join("metrics.txt"), format!("{h} {seed}\n"))?;

@@ -118,7 +118,7 @@ impl<M: Model> Simulation<M> {
         let every = every.max(1);
         while let Some((t, ev)) = self.queue.pop_at_or_before(end) {
             self.handle(t, ev);
-            if self.handled % every == 0 {
+            if self.handled.is_multiple_of(every) {
                 progress(self.now, self.handled);
             }
         }

@@ -1,15 +1,19 @@
 //! One writer per output folder (README "Outputs"): `run`, `sweep`, `merge` and `plot` hold
 //! an exclusive lock file, `.stickysim.lock`, in the folder they write while they write it.
 //!
-//! The lock is created with `create_new` (O_EXCL: exactly one process can create it) and
-//! holds the writer's process id. A second writer finds it and stops with exit 2, naming the
-//! folder and the other pid. A lock whose process no longer runs (a killed run; on Linux,
-//! `/proc/<pid>` is gone) is taken over; elsewhere a lock is taken as live and the message
-//! says to remove it by hand. Once the lock is held, every temporary file in the folder
-//! (`.NAME.tmp-…`, `.NAME.tmp…`) is a dead writer's and is removed.
+//! The lock is the operating system's advisory lock on that file (`flock`, through
+//! `File::try_lock`), which the system releases when its process ends, however it ends:
+//! a killed run's lock is free at once, with no guess about whether its process still
+//! runs and no race between two processes taking over the same stale lock. The file holds
+//! the writer's process id, for the message a second writer stops with (exit 2, naming the
+//! folder and the other pid). The holder removes the file when it is done; a writer that
+//! locked a file that was removed or replaced meanwhile (it opened the old one) starts
+//! again. Once the lock is held, every temporary file in the folder (`.NAME.tmp-…`,
+//! `.NAME.tmp…`, an older version's `.stickysim.lock.stale-…`) is a dead writer's and is
+//! removed.
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// The lock file's name inside the folder.
@@ -19,15 +23,8 @@ pub const LOCK_FILE: &str = ".stickysim.lock";
 #[derive(Debug)]
 pub struct FolderLock {
     path: PathBuf,
-    pid: u32,
-}
-
-/// Who holds a lock, as read from its file.
-enum Holder {
-    /// A process that runs (or may run: not Linux, or its pid is unreadable).
-    Live(Option<u32>),
-    /// A process that no longer runs.
-    Dead(u32),
+    /// The locked file: the lock lives as long as it is open.
+    file: fs::File,
 }
 
 impl FolderLock {
@@ -38,35 +35,38 @@ impl FolderLock {
             anyhow::anyhow!("output folder {} cannot be created: {e}", dir.display())
         })?;
         let path = dir.join(LOCK_FILE);
-        let pid = std::process::id();
-        // A few rounds: a dead writer's lock is taken over, and the lock can change hands
-        // between our looks at it.
-        for _ in 0..4 {
-            match fs::OpenOptions::new()
+        let not_writable = |e: std::io::Error| {
+            anyhow::anyhow!(
+                "output folder {} is not writable: cannot lock {LOCK_FILE}: {e}",
+                dir.display()
+            )
+        };
+        // A few rounds: the file can be removed (its holder finished) between our opening
+        // it and our locking it.
+        for _ in 0..16 {
+            let mut file = fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&path)
-            {
-                Ok(mut f) => {
-                    f.write_all(format!("{pid}\n").as_bytes()).map_err(|e| {
-                        let _ = fs::remove_file(&path);
-                        anyhow::anyhow!("cannot write {}: {e}", path.display())
-                    })?;
-                    let lock = FolderLock { path, pid };
-                    remove_temporaries(dir)?;
-                    return Ok(lock);
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => match holder(&path) {
-                    Holder::Live(other) => return Err(busy(dir, other)),
-                    Holder::Dead(other) => take_over(&path, other)?,
-                },
-                Err(e) => {
-                    return Err(anyhow::anyhow!(
-                        "output folder {} is not writable: cannot create {LOCK_FILE}: {e}",
-                        dir.display()
-                    ))
-                }
+                .map_err(not_writable)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Err(busy(dir, read_pid(&path))),
+                Err(fs::TryLockError::Error(e)) => return Err(not_writable(e)),
             }
+            if !same_file(&file, &path) {
+                continue;
+            }
+            let pid = std::process::id();
+            file.set_len(0)
+                .and_then(|()| file.rewind())
+                .and_then(|()| file.write_all(format!("{pid}\n").as_bytes()))
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            let lock = FolderLock { path, file };
+            remove_temporaries(dir)?;
+            return Ok(lock);
         }
         Err(busy(dir, read_pid(&path)))
     }
@@ -79,11 +79,26 @@ impl FolderLock {
 
 impl Drop for FolderLock {
     fn drop(&mut self) {
-        // Only our own lock: never remove one another process took over.
-        if read_pid(&self.path) == Some(self.pid) {
-            let _ = fs::remove_file(&self.path);
-        }
+        // Removed while still locked, so no one can lock this file and find it named.
+        let _ = fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
+}
+
+/// Is the open `file` still the one at `path` (not removed, not replaced by a new file)?
+#[cfg(unix)]
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Elsewhere (Windows) an open file cannot be removed, so it is the one at `path`.
+#[cfg(not(unix))]
+fn same_file(_file: &fs::File, path: &Path) -> bool {
+    path.exists()
 }
 
 fn busy(dir: &Path, other: Option<u32>) -> anyhow::Error {
@@ -91,13 +106,8 @@ fn busy(dir: &Path, other: Option<u32>) -> anyhow::Error {
         Some(p) => format!("process {p}"),
         None => "another process".to_string(),
     };
-    let stale = if cfg!(target_os = "linux") {
-        ""
-    } else {
-        " (if that process has ended, remove the lock file by hand)"
-    };
     anyhow::anyhow!(
-        "output folder {} is being written by another stickysim ({who}: {} exists){stale}; \
+        "output folder {} is being written by another stickysim ({who} holds {}); \
          wait for it to finish or choose another --out",
         dir.display(),
         dir.join(LOCK_FILE).display()
@@ -108,80 +118,7 @@ fn read_pid(path: &Path) -> Option<u32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Who holds the lock at `path`. A file without a pid yet is a writer between creating and
-/// writing it: it is read again a few times before it counts as live with no pid.
-fn holder(path: &Path) -> Holder {
-    for _ in 0..20 {
-        match fs::read_to_string(path) {
-            Ok(text) => {
-                if let Ok(pid) = text.trim().parse::<u32>() {
-                    return if running(pid) {
-                        Holder::Live(Some(pid))
-                    } else {
-                        Holder::Dead(pid)
-                    };
-                }
-            }
-            // Gone meanwhile: the next round creates it.
-            Err(e) if e.kind() == ErrorKind::NotFound => return Holder::Dead(0),
-            Err(_) => return Holder::Live(None),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    Holder::Live(None)
-}
-
-/// Does process `pid` run? On Linux `/proc/<pid>` says; elsewhere assume it does.
-fn running(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    let proc = Path::new("/proc");
-    if cfg!(target_os = "linux") && proc.join("self").exists() {
-        proc.join(pid.to_string()).exists()
-    } else {
-        true
-    }
-}
-
-/// Remove a dead writer's lock. It is first renamed to a name of our own, so that of two
-/// processes taking over at once only one gets the file; if what we got is not the dead
-/// writer's lock (another process took over in between), it is put back.
-fn take_over(path: &Path, dead: u32) -> anyhow::Result<()> {
-    let mine = path.with_file_name(format!(
-        "{LOCK_FILE}.stale-{}-{}",
-        std::process::id(),
-        unique()
-    ));
-    match fs::rename(path, &mine) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(anyhow::anyhow!("cannot take over {}: {e}", path.display())),
-    }
-    if read_pid(&mine) == Some(dead) {
-        let _ = fs::remove_file(&mine);
-        return Ok(());
-    }
-    // A live lock: back under its name (a hard link fails if a third process made one).
-    let back = fs::hard_link(&mine, path);
-    let _ = fs::remove_file(&mine);
-    back.map_err(|e| {
-        anyhow::anyhow!(
-            "two processes took over the stale lock {} at once: {e}",
-            path.display()
-        )
-    })
-}
-
-/// A number for temporary names: the clock's nanoseconds.
-fn unique() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
-}
-
-/// Is `name` a temporary file of ours (an atomic write's, a plot's, a stale lock's)?
+/// Is `name` a temporary file of ours (an atomic write's, a plot's, an older version's stale lock)?
 pub fn is_temporary(name: &str) -> bool {
     name.starts_with('.')
         && (name.contains(".tmp") || name.starts_with(&format!("{LOCK_FILE}.stale-")))
@@ -230,14 +167,53 @@ mod tests {
         );
         drop(a);
         assert!(!dir.join(LOCK_FILE).exists());
-        if cfg!(target_os = "linux") {
-            // pid 0 never names a process in /proc; 4194305 is above Linux's pid_max.
-            fs::write(dir.join(LOCK_FILE), "4194305\n").unwrap();
-            fs::write(dir.join(".summary.json.tmp-4194305-7"), "x").unwrap();
-            let b = FolderLock::acquire(&dir).unwrap();
-            assert_eq!(read_pid(b.path()), Some(std::process::id()));
-            assert!(!dir.join(".summary.json.tmp-4194305-7").exists());
-        }
+        // A lock file nobody holds (its writer was killed): taken over, its pid replaced.
+        fs::write(dir.join(LOCK_FILE), "4194305\n").unwrap();
+        fs::write(dir.join(".summary.json.tmp-4194305-7"), "x").unwrap();
+        fs::write(dir.join(".stickysim.lock.stale-1-2"), "9\n").unwrap();
+        let b = FolderLock::acquire(&dir).unwrap();
+        assert_eq!(read_pid(b.path()), Some(std::process::id()));
+        assert!(!dir.join(".summary.json.tmp-4194305-7").exists());
+        assert!(!dir.join(".stickysim.lock.stale-1-2").exists());
+    }
+
+    #[test]
+    fn a_lock_on_a_removed_file_is_not_taken_for_the_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let a = FolderLock::acquire(&dir).unwrap();
+        // Another writer opened the file before `a` finished: locking it after `a` removed
+        // it must not count, and must not stop a new writer.
+        let old = fs::OpenOptions::new().read(true).open(a.path()).unwrap();
+        drop(a);
+        old.try_lock().unwrap();
+        assert!(!same_file(&old, &dir.join(LOCK_FILE)));
+        let b = FolderLock::acquire(&dir).unwrap();
+        assert!(same_file(&b.file, b.path()));
+        assert!(FolderLock::acquire(&dir).is_err());
+    }
+
+    #[test]
+    fn many_threads_racing_for_one_folder_get_it_one_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let holders = std::sync::atomic::AtomicU32::new(0);
+        let most = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        if let Ok(l) = FolderLock::acquire(&dir) {
+                            let n = holders.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                            most.fetch_max(n, std::sync::atomic::Ordering::SeqCst);
+                            holders.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                            drop(l);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl TraceMsg {
 
 /// Milliseconds of simulated time: an integer when whole, else three decimals.
 fn t_ms(t: Time) -> Value {
-    if t % crate::kernel::time::MICROS_PER_MS == 0 {
+    if t.is_multiple_of(crate::kernel::time::MICROS_PER_MS) {
         json!(crate::kernel::time::to_ms(t))
     } else {
         json!(crate::kernel::time::to_ms_f64(t))

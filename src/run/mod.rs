@@ -206,7 +206,7 @@ fn over_limits(handled: u64, t: Time, limits: &Limits) -> anyhow::Result<()> {
             limits.max_events
         );
     }
-    if handled % MEMORY_CHECK_EVERY == 0 {
+    if handled.is_multiple_of(MEMORY_CHECK_EVERY) {
         if let Some(rss) = resident_bytes() {
             if rss > limits.max_memory_bytes {
                 anyhow::bail!(

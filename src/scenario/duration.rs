@@ -73,7 +73,7 @@ pub fn format_duration_us(us: i64) -> String {
     if v == 0 {
         return "0s".into();
     }
-    if v % 1000 != 0 {
+    if !v.is_multiple_of(1000) {
         out.push_str(&format!("{v}us"));
         return out;
     }
