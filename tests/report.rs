@@ -225,3 +225,33 @@ fn default_run_report_lists_every_claim_and_links_every_plot() {
         "no absolute paths"
     );
 }
+
+/// A run with `--no-expect` says so once, in one bold line, and lists no claim.
+#[test]
+fn a_run_without_its_claims_says_so_once() {
+    let scn = stickysim::scenario::load_str(
+        stickysim::scenario::DEFAULT_SCENARIO,
+        stickysim::scenario::DEFAULT_SCENARIO_NAME,
+        &[],
+    )
+    .expect("the default scenario loads");
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = stickysim::run::RunOptions {
+        out_dir: tmp.path().to_path_buf(),
+        plots: false,
+        no_expect: true,
+        ..Default::default()
+    };
+    stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
+    let md = fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    let n = scn.file.expect.len();
+    let line =
+        format!("**Claims not checked (--no-expect): the scenario has {n} [[expect]] claim(s)**");
+    assert_eq!(md.matches(&line).count(), 1, "{md}");
+    assert_eq!(
+        md.to_lowercase().matches("claims not checked").count(),
+        1,
+        "{md}"
+    );
+    assert!(!md.contains("| ✅ |") && !md.contains("| ❌ |"), "{md}");
+}

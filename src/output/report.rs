@@ -266,7 +266,13 @@ pub fn run_report_text(dir: &Path) -> Result<String> {
         let _ = writeln!(md, "**Claims: {held} of {} hold** {verdict}\n", rows.len());
     }
     if let Some(note) = s.str("expect_note").filter(|n| !n.is_empty()) {
-        let _ = writeln!(md, "**Claims not checked**: {}\n", esc(note));
+        // The note says what it is ("claims not checked (--no-expect): ..."): one line, bold.
+        let mut chars = note.chars();
+        let note: String = chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default();
+        let _ = writeln!(md, "**{}**\n", esc(&note));
     }
 
     // What was run.
