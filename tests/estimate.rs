@@ -71,7 +71,11 @@ fn the_default_scenario_estimate_reads_well() {
         line.starts_with("60 clients, ") && line.ends_with("peak memory"),
         "{line}"
     );
-    assert!(line.contains(" kernel events ("), "{line}");
+    assert!(
+        line.contains(" kernel events, ")
+            && line.contains(" events with sampling and accounting work ("),
+        "{line}"
+    );
 }
 
 #[test]
@@ -91,7 +95,7 @@ fn too_many_clients_is_refused_at_the_key_that_sets_them() {
     );
     assert!(
         e[1].starts_with("--set:1:1: `servers.defaults.clients_per_server`: estimated ")
-            && e[1].contains("kernel events (")
+            && e[1].contains("events, kernel events with sampling and accounting work (")
             && e[1].contains("exceeds --max-events 2.0e9"),
         "{}",
         e[1]

@@ -49,12 +49,13 @@ impl fmt::Display for Estimate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} clients, {} sticky events, {} server deliveries, {} client deliveries, {} samples; {} kernel events ({}/simulated s), {} peak memory",
+            "{} clients, {} sticky events, {} server deliveries, {} client deliveries, {} samples; {} kernel events, {} events with sampling and accounting work ({}/simulated s), {} peak memory",
             count(self.clients as f64),
             count(self.sticky_events as f64),
             count(self.federation_pairs as f64),
             count(self.deliveries as f64),
             count(self.samples as f64),
+            count(self.kernel_events as f64),
             count(self.events as f64),
             count(self.events_per_sim_s),
             bytes(self.memory_bytes as f64)
@@ -91,7 +92,7 @@ pub fn check_limits(scn: &Scenario, est: &Estimate, limits: &Limits) -> Vec<Scen
             scn,
             part,
             format!(
-                "estimated {} kernel events ({}/simulated s) exceeds --max-events {}",
+                "estimated {} events, kernel events with sampling and accounting work ({}/simulated s), exceeds --max-events {}",
                 count(est.events as f64),
                 count(est.events_per_sim_s),
                 count(limits.max_events as f64)
