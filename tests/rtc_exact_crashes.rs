@@ -1,5 +1,6 @@
 //! `crash_fraction` is an exact fraction: round(crash_fraction × participants) participants
-//! crash, chosen from the workload's random stream among those that can crash.
+//! crash, chosen from the workload's random stream among those that can crash. A join
+//! tried while the client is offline is tried again until it is back.
 
 mod common;
 use common::*;
@@ -83,4 +84,58 @@ fn only_participants_whose_stay_ends_in_the_run_are_chosen() {
         choose_crashes(&times, 1.0, Some(9_999_999), 10_000_000, &mut rng),
         vec![0]
     );
+}
+
+/// A participant whose client is offline when the call starts joins once it is back
+/// online: tries at 10 s, then after 1, 2, 4, 8 s (11, 13, 17, 25 s); back at 20 s, it
+/// starts at 25 s: the delayed leave scheduled first (10 ms to its server and 10 ms back),
+/// then the join (10 ms to the server that stamps it): 25.030 s; its leave at 70.010 s.
+#[test]
+fn a_join_tried_while_offline_is_tried_again_until_the_client_is_back() {
+    let text = |offline_to: &str| {
+        format!(
+            r#"
+[simulation]
+name = "late_join"
+seed = 3
+duration = "5m"
+[network]
+latency = {{ dist = "constant", value = "100ms" }}
+[servers]
+count = 2
+[servers.defaults]
+processing = {{ dist = "constant", value = "0ms" }}
+origin_processing = {{ dist = "constant", value = "0ms" }}
+clients_per_server = 1
+client_latency = {{ dist = "constant", value = "10ms" }}
+[[rooms]]
+name = "call"
+servers = "all"
+[[workload]]
+kind = "matrixrtc"
+room = "call"
+participants = 1
+join = {{ dist = "constant", value = "10s" }}
+stay = {{ dist = "constant", value = "60s" }}
+[[fault]]
+kind = "client_offline"
+clients = ["hs1/0"]
+from = "0s"
+to = "{offline_to}"
+"#
+        )
+    };
+    let joins = |r: &Run| -> Vec<f64> {
+        r.csv("writes.csv")
+            .iter()
+            .filter(|row| row["sender"] == "hs1/0")
+            .map(|row| f(row, "sent_ms"))
+            .collect()
+    };
+    let back = run(&text("20s"));
+    let sent = joins(&back);
+    assert_eq!(sent, vec![25_030.0, 70_010.0]);
+    // Offline past the end of its stay (10 s + 60 s): it never joins.
+    let never = run(&text("4m"));
+    assert_eq!(joins(&never), Vec::<f64>::new());
 }

@@ -29,7 +29,7 @@ pub fn ms3_text(t: Time) -> String {
 }
 
 #[inline]
-pub fn from_ms(ms: u64) -> Time {
+pub const fn from_ms(ms: u64) -> Time {
     ms.saturating_mul(MICROS_PER_MS)
 }
 

@@ -117,7 +117,14 @@ pub struct Participant {
     pub restart_at: Option<Time>,
     /// When the pending re-send of the join is due (likewise one loop).
     pub resend_at: Option<Time>,
+    /// The wait before the next try of a join whose client was offline (0: none yet).
+    pub start_wait: Time,
 }
+
+/// The first wait before a join tried while the client was offline is tried again.
+const START_RETRY_FIRST: Time = crate::kernel::time::from_ms(1_000);
+/// The longest wait between such tries.
+const START_RETRY_MAX: Time = crate::kernel::time::from_ms(60_000);
 
 /// The participants of one `matrixrtc` workload.
 pub struct MatrixRtc {
@@ -177,6 +184,7 @@ impl MatrixRtc {
                 active: false,
                 restart_at: None,
                 resend_at: None,
+                start_wait: 0,
             });
             p.world.probe(Probe::RtcPlanned { participant: id });
             let local = id - first;
@@ -229,6 +237,13 @@ impl MatrixRtc {
     fn start(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
         let p = &mut self.participants[i as usize];
         if !w.client_online(p.client) {
+            // MSC4143 (js-sdk MembershipManager): a join tried while offline is retried, with
+            // a doubling wait from 1 s up to a minute, while the stay lasts and before the tail.
+            let wait = (p.start_wait * 2).clamp(START_RETRY_FIRST, START_RETRY_MAX);
+            p.start_wait = wait;
+            if ctx.now() + wait < p.stop_at.min(self.quiet_from) {
+                self.timer(ctx, wait, Step::Start, i);
+            }
             return;
         }
         p.active = true;
