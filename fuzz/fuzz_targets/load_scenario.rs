@@ -14,6 +14,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(s) = stickysim::scenario::load_str(body, "fuzz.toml", &sets) {
         let again = stickysim::scenario::load_str(&s.to_toml(), "again", &[]);
-        assert!(again.is_ok(), "a loaded scenario must re-load from to_toml()");
+        assert!(
+            again.is_ok(),
+            "a loaded scenario must re-load from to_toml()"
+        );
     }
 });

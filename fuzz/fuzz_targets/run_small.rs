@@ -5,6 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use stickysim::observe::stream::{CsvFile, StreamTo};
 use stickysim::run::{simulate_limited, Guards};
 use stickysim::scenario::estimate::Limits;
 
@@ -92,16 +93,27 @@ fuzz_target!(|data: &[u8]| {
     let guards = Guards {
         livelock_events: Some(100_000),
         limits,
+        verify_views: true,
     };
+    // Every CSV of the run, kept in memory: the streamed ones and those built at the end.
     let run = || {
-        simulate_limited(&scn, false, false, false, &guards)
-            .ok()
-            .map(|f| {
-                let files = stickysim::observe::tables::all(&f.observer, &f.world, None);
-                let named: Vec<(&str, &[u8])> =
-                    files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-                (f.events, stickysim::output::files::digest(&named))
+        let mut f = simulate_limited(&scn, false, false, false, &guards, StreamTo::Memory).ok()?;
+        let streamed = std::mem::take(&mut f.observer.streams)
+            .finish(&f.world)
+            .ok()?;
+        let (_, writes, ghosts) =
+            stickysim::observe::tables::in_memory(&f.observer, &f.world, None);
+        let mut files: Vec<(&str, Vec<u8>)> = streamed
+            .into_iter()
+            .filter_map(|c| match c {
+                CsvFile::Memory(n, b) => Some((n, b)),
+                CsvFile::Streamed(_) => None,
             })
+            .collect();
+        files.push(("writes.csv", writes));
+        files.extend(ghosts.map(|g| ("ghosts.csv", g)));
+        let named: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        Some((f.events, stickysim::output::files::digest(&named)))
     };
     let first = run();
     assert_eq!(
