@@ -154,7 +154,7 @@ pub struct Delayed {
     pub client: ClientId,
     pub room: RoomId,
     pub ev_type: EvType,
-    pub key: String,
+    pub key: Arc<str>,
     pub duration_ms: i64,
     pub delay: Time,
     pub fire_at: Time,

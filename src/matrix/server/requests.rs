@@ -206,7 +206,7 @@ impl Server {
     ) {
         let content = Content::Sticky {
             ev_type: s.ev_type,
-            key: s.key.as_str().into(),
+            key: s.key.clone(),
             duration: s.duration,
             leave: s.leave,
         };
