@@ -8,7 +8,7 @@ use crate::matrix::cx::{ClientInfo, ClientLink, Directory, Processing, RoomInfo,
 use crate::matrix::event::EventStore;
 use crate::matrix::msg::{ClientReq, ClientRequest, Ev, Input, ServerEv};
 use crate::matrix::probe::{Probe, Probes};
-use crate::matrix::server::{Server, Withhold};
+use crate::matrix::server::{Members, Server, Withhold};
 use crate::matrix::world::World;
 use crate::matrix::{ClientId, IdVec, RoomId, ServerId};
 use crate::net::spec::{LinkFaultSpec, LinkSpec, NetSpec, PartitionSpec};
@@ -195,9 +195,10 @@ pub fn build(scn: &Scenario, wire: bool) -> anyhow::Result<Built> {
             }
         }
         let power = std::sync::Arc::new(power);
+        let shared: Members = std::sync::Arc::new(users.iter().copied().collect());
         for s in &members {
             let view = servers[*s].rooms.entry(room).or_default();
-            view.members = users.iter().copied().collect();
+            view.members = shared.clone();
             view.power = power.clone();
             servers[*s].members_epoch += 1;
         }

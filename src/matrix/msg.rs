@@ -198,7 +198,8 @@ pub enum ClientReq {
 pub struct StickySend {
     pub room: RoomId,
     pub ev_type: EvType,
-    pub key: String,
+    /// content.sticky_key, shared with the workload and the event built from it.
+    pub key: Arc<str>,
     pub duration: DurationField,
     /// The content holds only the key (a MatrixRTC leave).
     pub leave: bool,
@@ -214,7 +215,7 @@ pub struct DelayedLeave {
     pub delay_id: DelayId,
     pub room: RoomId,
     pub ev_type: EvType,
-    pub key: String,
+    pub key: Arc<str>,
     pub duration_ms: i64,
     pub delay: Time,
 }

@@ -191,9 +191,11 @@ impl Builder {
                 users.iter().map(|u| dir.server_of(*u)).collect();
             member_servers.sort();
             member_servers.dedup();
+            let shared: crate::matrix::server::Members =
+                std::sync::Arc::new(users.iter().copied().collect());
             for s in member_servers {
                 let view = servers[s].rooms.entry(room).or_default();
-                view.members = users.iter().copied().collect();
+                view.members = shared.clone();
                 view.power = power.clone();
                 servers[s].members_epoch += 1;
             }

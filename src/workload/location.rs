@@ -26,7 +26,7 @@ pub fn plan(p: &mut Plan<'_>, l: &LocationCfg) -> anyhow::Result<()> {
             ClientReq::Sticky(StickySend {
                 room,
                 ev_type,
-                key,
+                key: key.into(),
                 duration: duration_field(l.sticky_duration.ms()),
                 leave,
                 ots_offset_ms: 0,

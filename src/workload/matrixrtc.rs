@@ -26,6 +26,7 @@ use crate::matrix::{ClientId, DelayId, EvType, MapKey, ReqTag, RoomId};
 use crate::net::Sampler;
 use crate::scenario::MatrixRtcCfg;
 use rand::Rng;
+use std::sync::Arc;
 
 /// The MatrixRTC membership event type (index 0 of the directory's types).
 pub const TYPE_RTC_MEMBER: EvType = EvType(0);
@@ -101,7 +102,8 @@ pub fn choose_crashes(
 pub struct Participant {
     pub client: ClientId,
     pub room: RoomId,
-    pub member_key: String,
+    /// The membership's sticky key, shared by every event and request that carries it.
+    pub member_key: Arc<str>,
     pub join_at: Time,
     pub stop_at: Time,
     pub crash: bool,
@@ -168,7 +170,7 @@ impl MatrixRtc {
             participants.push(Participant {
                 client,
                 room,
-                member_key: format!("_{}_{}.{n}", p.world.sh.dir.user_id(client), p.name),
+                member_key: format!("_{}_{}.{n}", p.world.sh.dir.user_id(client), p.name).into(),
                 join_at,
                 stop_at,
                 crash,
@@ -220,7 +222,7 @@ impl MatrixRtc {
             room: p.room,
             sender: p.client,
             ev_type: TYPE_RTC_MEMBER,
-            sticky_key: p.member_key.as_str().into(),
+            sticky_key: p.member_key.clone(),
         }
     }
 

@@ -59,7 +59,7 @@ pub fn plan(p: &mut Plan<'_>, s: &ScriptCfg) -> anyhow::Result<()> {
                 ClientReq::Sticky(StickySend {
                     room,
                     ev_type,
-                    key: a.key.clone().unwrap_or_else(|| cname.clone()),
+                    key: a.key.clone().unwrap_or_else(|| cname.clone()).into(),
                     duration,
                     leave,
                     ots_offset_ms: a.origin_ts_offset.map(|o| o.ms()).unwrap_or(0),

@@ -30,7 +30,7 @@ pub fn plan(p: &mut Plan<'_>, s: &SpamCfg) -> anyhow::Result<()> {
         let req = ClientReq::Sticky(StickySend {
             room,
             ev_type,
-            key,
+            key: key.into(),
             duration: duration_field(s.duration.ms()),
             leave: false,
             ots_offset_ms: s.origin_ts_offset.ms(),

@@ -47,11 +47,24 @@ pub struct EphemeralMap {
 }
 
 /// One key of the map: its candidates, and the expiry timer already scheduled for it (kept
-/// here rather than in a second map keyed the same way).
-#[derive(Clone, Debug, Default)]
+/// here rather than in a second map keyed the same way; `NO_TIMER` when none: 8 bytes
+/// rather than an `Option`'s 16, in every key of every client's map).
+#[derive(Clone, Debug)]
 struct Slot {
     cands: Vec<Candidate>,
-    expiry_at: Option<Time>,
+    expiry_at: Time,
+}
+
+/// `Slot::expiry_at` when no timer is scheduled (no timer is ever set at the end of time).
+const NO_TIMER: Time = Time::MAX;
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            cands: Vec::new(),
+            expiry_at: NO_TIMER,
+        }
+    }
 }
 
 impl EphemeralMap {
@@ -104,22 +117,42 @@ impl EphemeralMap {
         }
         self.version += 1;
         let pos = list.partition_point(|c| c.order > cand.order);
-        list.insert(pos, cand);
-        // Prune: drop expired candidates and those beaten by a higher one that lives at least as long.
+        // Prune: drop expired candidates and those beaten by a higher one that lives at
+        // least as long. The new candidate is judged in its place before it is stored, so
+        // a key whose newest event replaces the old one keeps a one-element vector (most
+        // keys): no growth to four (160 bytes per key and client) for a moment's two.
         let mut best_expiry: Option<Time> = None;
-        list.retain(|c| {
-            if expire && c.expires_at <= now {
+        let mut survives = |expires_at: Time| {
+            if expire && expires_at <= now {
                 return false;
             }
             let keep = match best_expiry {
                 None => true,
-                Some(b) => expire && c.expires_at > b,
+                Some(b) => expire && expires_at > b,
             };
             if keep {
-                best_expiry = Some(best_expiry.map_or(c.expires_at, |b| b.max(c.expires_at)));
+                best_expiry = Some(best_expiry.map_or(expires_at, |b| b.max(expires_at)));
+            }
+            keep
+        };
+        let (mut seen, mut kept_before, mut new_kept) = (0, 0, None);
+        list.retain(|c| {
+            if seen == pos {
+                new_kept = Some(survives(cand.expires_at));
+            }
+            seen += 1;
+            let keep = survives(c.expires_at);
+            if keep && new_kept.is_none() {
+                kept_before += 1;
             }
             keep
         });
+        if new_kept.unwrap_or_else(|| survives(cand.expires_at)) {
+            if list.capacity() == 0 {
+                list.reserve_exact(1);
+            }
+            list.insert(kept_before, cand);
+        }
         true
     }
 
@@ -139,13 +172,14 @@ impl EphemeralMap {
 
     /// The time of the expiry timer scheduled for `key`, if any.
     pub fn expiry_at(&self, key: &MapKey) -> Option<Time> {
-        self.entries.get(key)?.expiry_at
+        let at = self.entries.get(key)?.expiry_at;
+        (at != NO_TIMER).then_some(at)
     }
 
     /// Record (or clear) the expiry timer scheduled for a key the map holds.
     pub fn set_expiry_at(&mut self, key: &MapKey, at: Option<Time>) {
         if let Some(slot) = self.entries.get_mut(key) {
-            slot.expiry_at = at;
+            slot.expiry_at = at.unwrap_or(NO_TIMER);
         }
     }
 
@@ -278,6 +312,43 @@ mod tests {
         // S2 expires at 40 min, before S1's clamped hour: S1 still shows at 50 min, and is gone after 1 h.
         assert_eq!(m.top(&key("A"), 3_000_000_000).unwrap().pdu, PduId(1));
         assert_eq!(m.top(&key("A"), h), None);
+    }
+
+    #[test]
+    fn pruning_keeps_outliving_lower_candidates_in_order_and_one_slot_for_a_replaced_key() {
+        let mut m = EphemeralMap::new(true);
+        let pdus = |m: &EphemeralMap| -> Vec<u32> {
+            m.entries[&key("A")].cands.iter().map(|c| c.pdu.0).collect()
+        };
+        // Order 1100 lives to 50 s; then order 3000 (to 20 s) beats it but dies first: both stay.
+        m.insert(key("A"), cand(1, 100, 1000, "$a", false, 50_000_000), 0);
+        m.insert(key("A"), cand(2, 2000, 1000, "$b", false, 20_000_000), 0);
+        assert_eq!(pdus(&m), vec![2, 1]);
+        // Order 2500 to 30 s goes between them; order 2200 to 10 s is beaten by 3000 (to 20 s).
+        m.insert(key("A"), cand(3, 1500, 1000, "$c", false, 30_000_000), 0);
+        m.insert(key("A"), cand(4, 1200, 1000, "$d", false, 10_000_000), 0);
+        assert_eq!(pdus(&m), vec![2, 3, 1]);
+        // Order 9000 living to 60 s beats all three.
+        m.insert(key("A"), cand(5, 8000, 1000, "$e", false, 60_000_000), 0);
+        assert_eq!(pdus(&m), vec![5]);
+        // A key refreshed by ever newer events keeps one candidate in a one-element vector.
+        for i in 0..5u32 {
+            let t = u64::from(i) * 1_000_000;
+            m.insert(
+                key("B"),
+                cand(
+                    10 + i,
+                    i64::from(i) * 1000,
+                    60_000,
+                    "$r",
+                    false,
+                    t + 60_000_000,
+                ),
+                t,
+            );
+        }
+        let b = &m.entries[&key("B")].cands;
+        assert_eq!((b.len(), b.capacity(), b[0].pdu), (1, 1, PduId(14)));
     }
 
     #[test]

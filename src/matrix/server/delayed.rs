@@ -99,7 +99,7 @@ impl Server {
         }
         let content = Content::Sticky {
             ev_type: d.ev_type,
-            key: d.key.into(),
+            key: d.key,
             duration: DurationField::Ms(d.duration_ms),
             leave: true,
         };

@@ -470,10 +470,13 @@ impl Server {
         let user_server = cx.sh.dir.server_of(user);
         let before = self.room_servers(cx, room);
         let view = self.rooms.entry(room).or_default();
-        if join {
-            view.members.insert(user);
-        } else {
-            view.members.remove(&user);
+        if join != view.members.contains(&user) {
+            let members = Arc::make_mut(&mut view.members);
+            if join {
+                members.insert(user);
+            } else {
+                members.remove(&user);
+            }
         }
         self.members_epoch += 1;
         if user_server == self.id {

@@ -35,11 +35,16 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use sync::SyncToken;
 
+/// A room's joined users (each client is a user of its own). Shared: the servers of a room
+/// built at the start (and a `send_join` answer) hold one set until a membership event
+/// changes it here (copy on write, `Arc::make_mut`), instead of a copy per server.
+pub type Members = Arc<BTreeSet<ClientId>>;
+
 /// A room as one server sees it.
 #[derive(Clone, Debug, Default)]
 pub struct RoomView {
-    /// Joined users (each client is a user of its own).
-    pub members: BTreeSet<ClientId>,
+    /// Joined users.
+    pub members: Members,
     /// Power levels: per-user levels (others get the room default).
     pub power: PowerMap,
     /// Forward extremities: events not yet referenced by a later one.
@@ -55,7 +60,7 @@ pub struct RoomView {
 /// A room's state as `send_join` hands it to a joining server.
 #[derive(Clone, Debug, Default)]
 pub struct RoomState {
-    pub members: BTreeSet<ClientId>,
+    pub members: Members,
     pub power: PowerMap,
     pub extremities: Vec<PduId>,
 }
@@ -149,7 +154,7 @@ pub struct Delayed {
     pub client: ClientId,
     pub room: RoomId,
     pub ev_type: EvType,
-    pub key: String,
+    pub key: Arc<str>,
     pub duration_ms: i64,
     pub delay: Time,
     pub fire_at: Time,

@@ -11,6 +11,7 @@ use crate::matrix::msg::{ClientReq, ClientRequest, JoinReq, JoinResp, ServerEv, 
 use crate::matrix::probe::{Arrival, Probe, Wire};
 use crate::matrix::spec::InvalidDuration;
 use rand::Rng;
+use std::sync::Arc;
 
 /// The level needed to change power levels (the room's `state_default` in practice).
 const POWER_LEVELS_NEEDED: i64 = 100;
@@ -205,7 +206,7 @@ impl Server {
     ) {
         let content = Content::Sticky {
             ev_type: s.ev_type,
-            key: s.key.as_str().into(),
+            key: s.key.clone(),
             duration: s.duration,
             leave: s.leave,
         };
@@ -412,7 +413,11 @@ impl Server {
         } = r.state;
         {
             let view = self.rooms.entry(r.room).or_default();
-            view.members.extend(members.iter().copied());
+            if view.members.is_empty() {
+                view.members = members;
+            } else {
+                Arc::make_mut(&mut view.members).extend(members.iter().copied());
+            }
             view.power = power;
             // send_join gives the state and the room's forward extremities, not the events
             // themselves: older (sticky) events arrive later, pushed or fetched.

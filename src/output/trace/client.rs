@@ -32,7 +32,7 @@ impl Render<'_> {
                 };
                 let content = self.content_json(&Content::Sticky {
                     ev_type: *ev_type,
-                    key: key.as_str().into(),
+                    key: key.clone(),
                     duration: *duration,
                     leave: *leave,
                 });
@@ -96,7 +96,7 @@ impl Render<'_> {
                         crate::kernel::time::to_ms(*delay),
                         n.query
                     ),
-                    json!({ n.sticky_key: key }),
+                    json!({ n.sticky_key: &**key }),
                 )
             }
             ClientReq::RestartDelayed { delay_id } => (

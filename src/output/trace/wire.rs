@@ -301,7 +301,7 @@ impl Render<'_> {
         let room_id = self.room_id(room);
         let user = self.user_id(self.w.sh.pdus[pdu].sender);
         let mut st = vec![];
-        for m in &state.members {
+        for m in state.members.iter() {
             let u = self.user_id(*m);
             st.push(json!({
                 "type": "m.room.member", "state_key": u, "sender": u,
