@@ -3,7 +3,9 @@
 
 use super::RunData;
 use crate::output::plots::data::{num, read_csv, Histogram};
-use crate::output::plots::figure::{Axis, AxisKind, Figure, Hue, Mark, Panel, Series};
+use crate::output::plots::figure::{
+    note_coinciding, Axis, AxisKind, Figure, Hue, Mark, Panel, Series,
+};
 use crate::output::plots::{cdf_points, format};
 use std::collections::BTreeMap;
 
@@ -128,7 +130,7 @@ pub fn latency_overlay(runs: &[RunData]) -> Figure {
         name: "latency_cdf".into(),
         title: "Delivery latency, all due pairs (CDF)".into(),
         caption: format!(
-            "Lost and pending pairs are in the denominator: a line that stays flat below 100% to the right edge shows the share never delivered (its legend gives the delivered share). Where lines coincide, the later run's is drawn on top.{}",
+            "Lost and pending pairs are in the denominator: a line that stays flat below 100% to the right edge shows the share never delivered (its legend gives the delivered share). Lines that are the same share one legend entry (A = B); where lines meet only in part, the later run's is drawn on top.{}",
             pooled_note(runs, "pools every pair of")
         ),
         panels: vec![panel],
@@ -315,7 +317,7 @@ pub fn convergence_overlay(runs: &[RunData]) -> Figure {
     Figure {
         name: "convergence".into(),
         title: "Divergent rooms over time".into(),
-        caption: format!("At each sample, the rooms whose live clients hold different sticky maps (0 = every room agrees). Lines that coincide are drawn over each other.{pooled}"),
+        caption: format!("At each sample, the rooms whose live clients hold different sticky maps (0 = every room agrees). Lines that are the same share one legend entry (A = B).{pooled}"),
         panels: vec![panel],
     }
 }
@@ -412,7 +414,7 @@ pub fn federation_overlay(runs: &[RunData]) -> Figure {
         name: "federation".into(),
         title: "Federation /send attempts".into(),
         caption: format!(
-            "Every /send attempt (retries included) and every 429 answer, counted from the start of the run.{}",
+            "Every /send attempt (retries included) and every 429 answer, counted from the start of the run. Lines that are the same share one legend entry (A = B).{}",
             pooled_note(runs, "is the mean per seed of")
         ),
         panels: vec![top, bottom],
@@ -429,6 +431,11 @@ pub fn figures(runs: &[RunData]) -> Vec<Figure> {
     // Only when there is something to draw: the report says why it is missing otherwise.
     if runs.iter().any(has_crashes) {
         figs.push(ghosts_overlay(runs));
+    }
+    // Runs whose lines are the same (two policies with the same 429s, say) are named
+    // together in one legend entry, as in the run charts, instead of one hiding the other.
+    for p in figs.iter_mut().flat_map(|f| f.panels.iter_mut()) {
+        note_coinciding(&mut p.series);
     }
     figs
 }
@@ -510,7 +517,7 @@ pub fn ghosts_overlay(runs: &[RunData]) -> Figure {
         name: "ghosts".into(),
         title: "MatrixRTC ghosts: time a crashed participant stayed visible (CDF)".into(),
         caption: format!(
-            "Every crash is in the denominator: a line flat below 100% to the right edge shows participants still visible when the run ended (the legend counts them). Where lines coincide, the later run's is drawn on top.{}{}",
+            "Every crash is in the denominator: a line flat below 100% to the right edge shows participants still visible when the run ended (the legend counts them). Lines that are the same share one legend entry (A = B); where lines meet only in part, the later run's is drawn on top.{}{}",
             pooled_note(runs, "pools every crash of"),
             if quiet.is_empty() {
                 String::new()
@@ -563,6 +570,37 @@ mod tests {
         // No crash anywhere: no ghosts chart at all.
         assert!(figures(&[b.clone(), b]).iter().all(|f| f.name != "ghosts"));
         assert!(figures(&[a.clone(), a]).iter().any(|f| f.name == "ghosts"));
+    }
+
+    #[test]
+    fn federation_lines_that_are_the_same_share_one_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let csv = "t_ms,outcome\n100,ok\n200,rate_limited\n";
+        let mut runs = vec![];
+        for (name, ts) in [("A", csv), ("B", csv), ("C", "t_ms,outcome\n100,ok\n")] {
+            let dir = tmp.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("summary.json"), r#"{"metrics": {}}"#).unwrap();
+            std::fs::write(dir.join("federation.csv"), ts).unwrap();
+            let mut r = RunData::load(&dir).unwrap();
+            r.label = name.into();
+            runs.push(r);
+        }
+        let figs = figures(&runs);
+        let fed = figs.iter().find(|f| f.name == "federation").unwrap();
+        let names = |i: usize| -> Vec<String> {
+            fed.panels[i]
+                .series
+                .iter()
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        // A and B: 2 attempts, one 429 at 200 ms; C: 1 attempt, no 429.
+        assert_eq!(
+            names(0),
+            vec!["A = B\n2 attempts, 1 429s", "C\n1 attempts, 0 429s"]
+        );
+        assert_eq!(names(1), vec!["A = B", "C"]);
     }
 
     #[test]

@@ -8,7 +8,21 @@ use std::path::Path;
 /// Streams the rows of `path`, giving `f` the cells of `cols` (by header name) and the
 /// 1-based line number. `Ok(None)`: no such file. `Err`: unreadable, a column missing,
 /// a ragged row, or whatever `f` rejects.
-pub fn read_csv<F>(path: &Path, cols: &[&str], mut f: F) -> Result<Option<usize>, String>
+pub fn read_csv<F>(path: &Path, cols: &[&str], f: F) -> Result<Option<usize>, String>
+where
+    F: FnMut(usize, &[&str]) -> Result<(), String>,
+{
+    read_csv_with(path, cols, &[], f).map(|r| r.map(|(rows, _)| rows))
+}
+
+/// [`read_csv`] with `optional` columns after `cols`: a missing one gives empty cells.
+/// Returns the rows and, per optional column, whether the file has it.
+pub fn read_csv_with<F>(
+    path: &Path,
+    cols: &[&str],
+    optional: &[&str],
+    mut f: F,
+) -> Result<Option<(usize, Vec<bool>)>, String>
 where
     F: FnMut(usize, &[&str]) -> Result<(), String>,
 {
@@ -26,12 +40,18 @@ where
         .flexible(false)
         .from_reader(std::io::BufReader::new(file));
     let headers = rdr.headers().map_err(|e| format!("{name}: {e}"))?.clone();
-    let mut idx = Vec::with_capacity(cols.len());
+    let mut idx: Vec<Option<usize>> = Vec::with_capacity(cols.len() + optional.len());
     for c in cols {
         match headers.iter().position(|h| h.trim() == *c) {
-            Some(i) => idx.push(i),
+            Some(i) => idx.push(Some(i)),
             None => return Err(format!("{name} has no column `{c}`")),
         }
+    }
+    let mut present = vec![];
+    for c in optional {
+        let i = headers.iter().position(|h| h.trim() == *c);
+        present.push(i.is_some());
+        idx.push(i);
     }
     let mut rows = 0;
     let mut rec = csv::StringRecord::new();
@@ -47,12 +67,12 @@ where
             .unwrap_or(rows + 2);
         let cells: Vec<&str> = idx
             .iter()
-            .map(|i| rec.get(*i).unwrap_or("").trim())
+            .map(|i| i.and_then(|i| rec.get(i)).unwrap_or("").trim())
             .collect();
         f(line, &cells).map_err(|e| format!("{name} line {line}: {e}"))?;
         rows += 1;
     }
-    Ok(Some(rows))
+    Ok(Some((rows, present)))
 }
 
 /// A number cell: empty is `None`, anything else must parse.
@@ -76,13 +96,13 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// "partition hs7", "crash hs2, hs3", "link hs1–hs2 (+3 more)".
+    /// "partition hs7", "crash hs2, hs3 +1", "link hs1–hs2" (a link joins its two ends).
     pub fn label(&self) -> String {
         let mut s = self.kind.clone();
         if !self.servers.is_empty() {
             let shown: Vec<&str> = self.servers.iter().take(2).map(String::as_str).collect();
             s.push(' ');
-            s.push_str(&shown.join(", "));
+            s.push_str(&shown.join(if self.kind == "link" { "–" } else { ", " }));
             if self.servers.len() > 2 {
                 s.push_str(&format!(" +{}", self.servers.len() - 2));
             }

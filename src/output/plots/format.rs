@@ -297,12 +297,35 @@ pub fn log_time_ticks(lo_ms: f64, hi_ms: f64) -> (Vec<f64>, Vec<f64>) {
     let major: Vec<f64> = MAJOR.iter().filter(within).copied().collect();
     let minor: Vec<f64> = MINOR.iter().filter(within).copied().collect();
     if major.len() >= 3 {
-        (major, minor)
+        label_outer_minors(major, minor)
     } else {
         let mut all: Vec<f64> = major.iter().chain(minor.iter()).copied().collect();
         all.sort_by(f64::total_cmp);
         (all, vec![])
     }
+}
+
+/// Labels the outermost minor tick beyond each end of the major ones when it is at least
+/// half a decade (3×) past them, so data near an axis end reads against a labelled tick
+/// (a CDF of 5 s latencies on an axis that ends at 6 s gets "5 s", not only "1 s").
+fn label_outer_minors(mut major: Vec<f64>, minor: Vec<f64>) -> (Vec<f64>, Vec<f64>) {
+    let (first, last) = (major[0], major[major.len() - 1]);
+    let below = minor
+        .iter()
+        .copied()
+        .filter(|m| *m * 3.0 <= first)
+        .reduce(f64::min);
+    let above = minor
+        .iter()
+        .copied()
+        .filter(|m| *m >= last * 3.0)
+        .reduce(f64::max);
+    for v in below.into_iter().chain(above) {
+        major.push(v);
+    }
+    major.sort_by(f64::total_cmp);
+    let minor = minor.into_iter().filter(|m| !major.contains(m)).collect();
+    (major, minor)
 }
 
 /// Ticks for a plain log axis: 1, 10, 100 ... plus 2 and 5 when the range is narrow.
@@ -327,7 +350,7 @@ pub fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
         }
     }
     if major.len() >= 3 {
-        (major, minor)
+        label_outer_minors(major, minor)
     } else {
         let mut all: Vec<f64> = major.into_iter().chain(minor).collect();
         all.sort_by(f64::total_cmp);
@@ -370,5 +393,16 @@ mod tests {
         assert_eq!(time_in_unit(t[1], u), "5 s");
         let (major, _) = log_time_ticks(5.0, 200_000.0);
         assert_eq!(major, vec![10.0, 100.0, 1_000.0, 10_000.0, 60_000.0]);
+        // 8 ms .. 6.5 s: 5 s is 5× past the last major (1 s), so it is labelled too.
+        let (major, minor) = log_time_ticks(8.0, 6_500.0);
+        assert_eq!(major, vec![10.0, 100.0, 1_000.0, 5_000.0]);
+        assert!(!minor.contains(&5_000.0) && minor.contains(&2_000.0));
+        // 106 ms .. 70 min: 200 ms is 5× below 1 s; 2 h is past the end.
+        let (major, _) = log_time_ticks(106.0, 4_200_000.0);
+        assert_eq!(major[0], 200.0);
+        assert_eq!(major[1], 1_000.0);
+        // 1 .. 2 500 (plain): 2 000 is 2× past 1 000, not labelled.
+        let (major, _) = log_ticks(1.0, 2_500.0);
+        assert_eq!(major, vec![1.0, 10.0, 100.0, 1_000.0]);
     }
 }

@@ -16,8 +16,10 @@ pub use ghosts::rtc_ghosts_figure;
 pub use latency::latency_cdf_figure;
 pub use spam_window::spam_window_figure;
 
-use super::data::{Fault, Summary};
+use super::data::{num, read_csv_with, Fault, Summary};
 use super::figure::{merge_shades, note_coinciding, Axis, AxisKind, Figure, Hue, Shade};
+use super::format;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Most points a line keeps; longer series are thinned evenly (first and last kept).
@@ -87,11 +89,14 @@ impl Ctx {
         }
     }
     /// The fault intervals as bands: overlapping or adjacent ones (less than 0.5% of the
-    /// run apart) merged, labels capped ([`merge_shades`]).
+    /// run apart) merged, labels capped ([`merge_shades`]). A fault that lasts the whole
+    /// run is not a band (it would shade the whole chart and hide the others): the caption
+    /// says it instead ([`Ctx::whole_run_note`]).
     fn shades(&self, end_ms: Option<f64>, labelled: bool) -> Vec<Shade> {
         let raw: Vec<Shade> = self
             .faults()
             .into_iter()
+            .filter(|f| !whole_run(f, end_ms))
             .map(|f| Shade {
                 from: f.from_ms,
                 to: f.to_ms.or(end_ms).unwrap_or(f.from_ms),
@@ -99,6 +104,131 @@ impl Ctx {
             })
             .collect();
         merge_shades(raw, end_ms.unwrap_or(0.0) * 0.005)
+    }
+    /// The faults that last the whole run, for a caption (`" Not shaded, for the whole
+    /// run: 50 servers down (hs256, hs299, hs359 +47); 113 clients offline (…)."`), or
+    /// nothing.
+    fn whole_run_note(&self, end_ms: Option<f64>) -> String {
+        let mut kinds: Vec<(String, Vec<String>)> = vec![];
+        for f in self.faults().into_iter().filter(|f| whole_run(f, end_ms)) {
+            match kinds.iter_mut().find(|k| k.0 == f.kind) {
+                Some(k) => k.1.push(f.servers.join("–")),
+                None => kinds.push((f.kind.clone(), vec![f.servers.join("–")])),
+            }
+        }
+        if kinds.is_empty() {
+            return String::new();
+        }
+        let parts: Vec<String> = kinds
+            .into_iter()
+            .map(|(kind, names)| {
+                // A crash or client_offline names one server or client per entry; a crash
+                // annotation has one server each, a client_offline fault lists its clients.
+                let names: Vec<String> = if kind == "client_offline" {
+                    names
+                        .iter()
+                        .flat_map(|n| n.split('–').map(str::to_string))
+                        .collect()
+                } else {
+                    names
+                };
+                let n = names.len();
+                let mut shown = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+                if n > 3 {
+                    shown.push_str(&format!(" +{}", n - 3));
+                }
+                let count = format::count(n as f64);
+                match kind.as_str() {
+                    "crash" => format!("{count} server(s) down ({shown})"),
+                    "client_offline" => format!("{count} client(s) offline ({shown})"),
+                    "link" => format!("link fault {shown}"),
+                    other => format!("{other} {shown}"),
+                }
+            })
+            .collect();
+        format!(" Not shaded, for the whole run: {}.", parts.join("; "))
+    }
+}
+
+/// A fault from the run's start to its end (or with no end).
+fn whole_run(f: &Fault, end_ms: Option<f64>) -> bool {
+    match (f.to_ms, end_ms) {
+        _ if f.from_ms > 0.0 => false,
+        (None, _) => true,
+        (Some(to), Some(end)) => to >= end,
+        (Some(_), None) => false,
+    }
+}
+
+/// What a client syncing afresh at one server would receive at one sample
+/// (timeseries.csv `fresh_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FreshSync {
+    /// Unexpired sticky events.
+    pub sticky: f64,
+    /// Of them, inactionable (a leave winning its key, or beaten for its key).
+    pub inactionable: f64,
+    /// Actionable keys beyond 10 per sender and room.
+    pub flood: f64,
+}
+
+impl FreshSync {
+    /// What the client cannot use: inactionable events and the flood.
+    pub fn waste(&self) -> f64 {
+        self.inactionable + self.flood
+    }
+}
+
+/// timeseries.csv, read once by the charts drawn from it (`federation`'s queues and
+/// `spam_window`'s fresh-sync panel).
+#[derive(Debug, Default)]
+struct Timeseries {
+    /// Queue depth per server: (t, PDUs queued), sorted by time.
+    queues: BTreeMap<String, Vec<(f64, f64)>>,
+    /// Per sample (t in µs), the fresh sync of the server where most of it is waste (ties:
+    /// the most sticky events, then the first in the file); empty without `fresh_*` columns.
+    worst_fresh: BTreeMap<i64, FreshSync>,
+}
+
+impl Timeseries {
+    /// `Ok(None)`: no timeseries.csv; `Err`: unreadable or malformed (the message names
+    /// the line). The `fresh_*` columns are optional (older folders lack them).
+    fn load(dir: &Path) -> Result<Option<Timeseries>, String> {
+        let mut ts = Timeseries::default();
+        let read = read_csv_with(
+            &dir.join("timeseries.csv"),
+            &["t_ms", "server", "queue_depth"],
+            &["fresh_sticky", "fresh_inactionable", "fresh_flood"],
+            |_, c| {
+                let t = num("t_ms", c[0])?.ok_or("empty t_ms")?;
+                let q = num("queue_depth", c[2])?.unwrap_or(0.0);
+                ts.queues.entry(c[1].to_string()).or_default().push((t, q));
+                let v = |i: usize, k: &str| num(k, c[i]).map(|x| x.unwrap_or(0.0));
+                let here = FreshSync {
+                    sticky: v(3, "fresh_sticky")?,
+                    inactionable: v(4, "fresh_inactionable")?,
+                    flood: v(5, "fresh_flood")?,
+                };
+                let e = ts
+                    .worst_fresh
+                    .entry((t * 1000.0).round() as i64)
+                    .or_default();
+                if (here.waste(), here.sticky) > (e.waste(), e.sticky) {
+                    *e = here;
+                }
+                Ok(())
+            },
+        )?;
+        let Some((_, present)) = read else {
+            return Ok(None);
+        };
+        if !present.iter().all(|p| *p) {
+            ts.worst_fresh.clear();
+        }
+        for pts in ts.queues.values_mut() {
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        Ok(Some(ts))
     }
 }
 

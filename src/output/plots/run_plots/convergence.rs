@@ -36,7 +36,7 @@ pub fn convergence_figure(dir: &Path) -> Figure {
     );
     panel.shades = ctx.shades(end, true);
     panel.shade_label = shade_legend(&panel.shades);
-    let mut caption = "Number of different views of each room's sticky map among its live clients (1 = all agree, 0 = no live client); shaded: injected faults.".to_string();
+    let mut caption = "Number of different views of each room's sticky map among its live clients (1 = all agree, 0 = no live client).".to_string();
     match read {
         Ok(Some(_)) if !rooms.is_empty() && rooms.len() <= ROOM_LINES => {
             for (hue, (room, mut pts)) in rooms.into_iter().enumerate() {
@@ -76,7 +76,7 @@ pub fn convergence_figure(dir: &Path) -> Figure {
                 vec![Mark::Step(thin(change_points(&divergent)))],
             ));
             caption = format!(
-                "{n_rooms} rooms, too many for a line each: the number of rooms whose live clients hold more than one view of the sticky map (0 = all agree). Most views at once: {} in {}. Shaded: injected faults.",
+                "{n_rooms} rooms, too many for a line each: the number of rooms whose live clients hold more than one view of the sticky map (0 = all agree). Most views at once: {} in {}.",
                 format::count(worst.first().map(|w| w.0).unwrap_or(0.0)),
                 worst.first().map(|w| w.1.as_str()).unwrap_or("-")
             );
@@ -87,6 +87,10 @@ pub fn convergence_figure(dir: &Path) -> Figure {
         Ok(None) => panel.note = Some("No convergence.csv in this folder.".into()),
         Err(e) => panel.note = Some(format!("Cannot read convergence samples: {e}")),
     }
+    if !panel.shades.is_empty() {
+        caption.push_str(" Shaded: injected faults.");
+    }
+    caption.push_str(&ctx.whole_run_note(end));
     Figure {
         name: "convergence".into(),
         title: "Do clients agree? Distinct views per room".into(),

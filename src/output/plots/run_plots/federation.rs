@@ -1,6 +1,6 @@
 //! `federation`: `/send` attempts and their outcomes, and the servers' queues.
 
-use super::{bin_width_ms, change_points, thin, time_axis, Ctx};
+use super::{bin_width_ms, change_points, thin, time_axis, Ctx, Timeseries};
 use crate::output::plots::data::{num, read_csv};
 use crate::output::plots::figure::{
     cap_series, shade_legend, Axis, AxisKind, Figure, Hue, Mark, Panel, Series, LEGEND_CAP_SMALL,
@@ -19,17 +19,11 @@ pub fn federation_figure(dir: &Path) -> Figure {
         attempts.push((t, c[1].to_string()));
         Ok(())
     });
-    let mut queues: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    let ts = read_csv(
-        &dir.join("timeseries.csv"),
-        &["t_ms", "server", "queue_depth"],
-        |_, c| {
-            let t = num("t_ms", c[0])?.ok_or("empty t_ms")?;
-            let q = num("queue_depth", c[2])?.unwrap_or(0.0);
-            queues.entry(c[1].to_string()).or_default().push((t, q));
-            Ok(())
-        },
-    );
+    let (queues, ts) = match Timeseries::load(dir) {
+        Ok(Some(t)) => (t.queues, Ok(Some(()))),
+        Ok(None) => (BTreeMap::new(), Ok(None)),
+        Err(e) => (BTreeMap::new(), Err(e)),
+    };
     let last = attempts
         .iter()
         .map(|a| a.0)
@@ -128,13 +122,12 @@ pub fn federation_figure(dir: &Path) -> Figure {
     bottom.shades = ctx.shades(end, false);
     let mut sampled_max: f64 = 0.0;
     let mut interval: Option<f64> = None;
-    let queues_drawn = matches!(ts, Ok(Some(_))) && !queues.is_empty();
+    let largest = ctx.metric("federation.max_queue_depth");
     match ts {
         Ok(Some(_)) if !queues.is_empty() => {
-            let items = queues
+            let items: Vec<(String, f64, Vec<Mark>)> = queues
                 .into_iter()
-                .map(|(server, mut pts)| {
-                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                .map(|(server, pts)| {
                     let worst = pts.iter().map(|p| p.1).fold(0.0, f64::max);
                     sampled_max = sampled_max.max(worst);
                     if let Some(w) = pts.windows(2).map(|w| w[1].0 - w[0].0).find(|d| *d > 0.0) {
@@ -143,33 +136,57 @@ pub fn federation_figure(dir: &Path) -> Figure {
                     (server, worst, vec![Mark::Step(thin(change_points(&pts)))])
                 })
                 .collect();
-            bottom.series = cap_series(items, "servers", LEGEND_CAP_SMALL);
+            if sampled_max > 0.0 {
+                bottom.series = cap_series(items, "servers", LEGEND_CAP_SMALL);
+            } else {
+                // Every line at 0 is no picture: say it instead of drawing it.
+                let mut note = format!(
+                    "No server had a PDU queued at any sample ({} servers, every {}).",
+                    format::count(items.len() as f64),
+                    format::duration_ms(interval.unwrap_or(0.0))
+                );
+                if let Some(m) = largest.filter(|m| *m > 0.0) {
+                    note.pop();
+                    note.push_str(&format!(
+                        "; the largest per-destination queue, {}, came and went between samples.",
+                        format::count(m)
+                    ));
+                }
+                bottom.note = Some(note);
+            }
         }
         Ok(Some(_)) => bottom.note = Some("timeseries.csv has no rows.".into()),
         Ok(None) => bottom.note = Some("No timeseries.csv in this folder.".into()),
         Err(e) => bottom.note = Some(format!("Cannot read queue samples: {e}")),
     }
-    let mut caption = format!(
-        "Top: /send attempts per {} bin (bars), and those answered 429 or timed out (lines). Bottom: PDUs queued at each server for all destinations (legend: the servers with the deepest queues).",
+    let attempts = format!(
+        "/send attempts per {} bin (bars), and those answered 429, timed out or refused (lines).",
         format::duration_ms(width)
     );
-    if queues_drawn && sampled_max == 0.0 {
-        caption.push_str(" No server had a PDU queued at any sample.");
+    // The bottom panel is described only when drawn: a left-out panel says why instead.
+    let mut caption = if bottom.has_data() {
+        format!("Top: {attempts} Bottom: PDUs queued at each server for all destinations (legend: the servers with the deepest queues).")
+    } else {
+        attempts
+    };
+    if !top.shades.is_empty() {
+        caption.push_str(" Shaded: injected faults.");
     }
-    if let Some(m) = ctx.metric("federation.max_queue_depth") {
+    if let (Some(m), true) = (largest, bottom.has_data()) {
         caption.push_str(&format!(
             " Largest per-destination queue: {}",
             format::count(m)
         ));
         match interval {
             // The samples cannot show what happened between them: say so, not hide it.
-            Some(i) if queues_drawn && m > sampled_max => caption.push_str(&format!(
+            Some(i) if m > sampled_max => caption.push_str(&format!(
                 ", between samples (every {}), so not in the lines.",
                 format::duration_ms(i)
             )),
             _ => caption.push('.'),
         }
     }
+    caption.push_str(&ctx.whole_run_note(end));
     Figure {
         name: "federation".into(),
         title: "Federation: attempts, rate limiting and queues".into(),

@@ -159,10 +159,16 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
             caption = if by_policy {
                 "One line per inbound policy of the recipient's server (servers differ in policy); each line counts its lost and pending pairs, so a line that stays below 100% to the right edge shows pairs not delivered.".to_string()
             } else {
-                let mut t = format!(
-                    "One line per delivery path. {} lost pair(s) never arrived and are in no line.",
-                    format::count(lost_total as f64)
-                );
+                let mut t =
+                    "One line per delivery path, each over its own delivered pairs.".to_string();
+                if lost_total > 0 {
+                    t.push_str(&format!(
+                        " {} lost pair(s) never arrived and are in no line.",
+                        format::count(lost_total as f64)
+                    ));
+                } else if pending_total == 0 {
+                    t.push_str(" Every due pair was delivered.");
+                }
                 if pending_total > 0 {
                     t.push_str(&format!(
                         " {} pair(s) were still pending (sticky and on their way) when the run ended, neither delivered nor lost.",

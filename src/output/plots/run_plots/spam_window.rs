@@ -1,6 +1,6 @@
 //! `spam_window`: inactionable sticky events per `/sync` response over time.
 
-use super::{bin_width_ms, time_axis, Ctx};
+use super::{bin_width_ms, change_points, thin, time_axis, Ctx, FreshSync, Timeseries};
 use crate::output::plots::data::{num, read_csv};
 use crate::output::plots::figure::{Axis, AxisKind, Figure, Hue, Mark, Markers, Panel, Series};
 use crate::output::plots::format;
@@ -86,11 +86,18 @@ pub fn spam_window_figure(dir: &Path) -> Figure {
                 vec![Mark::Step(close(mean))],
             ));
             if rows.iter().all(|r| r.1 == 0.0) {
-                caption =
-                    "No /sync response carried an inactionable sticky event in this run.".into();
+                // Lines along 0 are no picture: the panel is left out, with this as why.
+                panel.series.clear();
+                panel.title = Some("per /sync response".into());
+                panel.note = Some(
+                    "No /sync response carried an inactionable sticky event in this run.".into(),
+                );
             } else if let Some(w) = ctx.metric("spam.window_ms") {
                 caption.push_str(&format!(" spam.window_ms = {}", format::duration_ms(w)));
-                if ctx.metric("spam.window_censored").is_some_and(|c| c > 0.0) {
+                if w == 0.0 {
+                    // Not a contradiction of the spikes: the window needs waste to outweigh need.
+                    caption.push_str(": at no instant did the waste in a fresh /sync outweigh the live keys it carries.");
+                } else if ctx.metric("spam.window_censored").is_some_and(|c| c > 0.0) {
                     // The window was still open at the end: the figure is a lower bound.
                     caption.push_str(", censored: the window was still open when the run ended, so it is a lower bound (a longer run would report more).");
                 } else {
@@ -107,75 +114,71 @@ pub fn spam_window_figure(dir: &Path) -> Figure {
         Err(e) => panel.note = Some(format!("Cannot read sync responses: {e}")),
     }
     let mut panels = vec![panel];
-    if let Some((fresh, note)) = fresh_panel(dir, end) {
+    if let Some((mut fresh, note)) = fresh_panel(dir, end) {
+        if !panels[0].has_data() {
+            // The leaves move to the panel that is drawn.
+            fresh.markers = std::mem::take(&mut panels[0].markers);
+            caption = note.replacen("Lower: w", "W", 1);
+        } else {
+            caption.push(' ');
+            caption.push_str(&note);
+        }
         panels.push(fresh);
-        caption.push(' ');
-        caption.push_str(&note);
     }
     Figure {
         name: "spam_window".into(),
-        title: if panels.len() > 1 {
-            "Inactionable sticky events: per /sync response, and in a fresh /sync".into()
-        } else {
-            "Inactionable sticky events per /sync response".into()
-        },
+        title: match (panels[0].has_data(), panels.len() > 1) {
+            (true, true) => "Inactionable sticky events: per /sync response, and in a fresh /sync",
+            (false, true) => "Inactionable sticky events in a fresh /sync",
+            _ => "Inactionable sticky events per /sync response",
+        }
+        .into(),
         caption: caption + &ctx.caption_suffix(),
         panels,
     }
 }
 
-/// What a client syncing afresh would receive (timeseries.csv `fresh_*`): per sample, the
-/// largest over servers of the inactionable events and the flood (a sender's live keys
-/// beyond 10), beside the live sticky events. `None` when the columns are absent or zero.
+/// What a client syncing afresh would receive (timeseries.csv `fresh_*`), per sample at the
+/// server where most of it is waste: the unexpired sticky events, the inactionable ones,
+/// and with a flood, inactionable + flood (all the waste). `None` without the columns or
+/// when nothing was ever waste.
 fn fresh_panel(dir: &Path, end: Option<f64>) -> Option<(Panel, String)> {
-    use std::collections::BTreeMap;
-    // t -> (largest fresh_sticky, largest fresh_inactionable, largest fresh_flood)
-    let mut by_t: BTreeMap<u64, (f64, f64, f64)> = BTreeMap::new();
-    let read = read_csv(
-        &dir.join("timeseries.csv"),
-        &["t_ms", "fresh_sticky", "fresh_inactionable", "fresh_flood"],
-        |_, c| {
-            let t = num("t_ms", c[0])?.ok_or("empty t_ms")?;
-            let v = |i: usize, k: &str| num(k, c[i]).map(|x| x.unwrap_or(0.0));
-            let (a, b, f) = (
-                v(1, "fresh_sticky")?,
-                v(2, "fresh_inactionable")?,
-                v(3, "fresh_flood")?,
-            );
-            let e = by_t.entry(t as u64).or_default();
-            *e = (e.0.max(a), e.1.max(b), e.2.max(f));
-            Ok(())
-        },
-    );
-    if !matches!(read, Ok(Some(_))) || by_t.values().all(|r| r.1 == 0.0 && r.2 == 0.0) {
+    let ts = Timeseries::load(dir).ok()??;
+    let fresh = ts.worst_fresh;
+    if fresh.values().all(|f| f.waste() == 0.0) {
         return None;
     }
     let mut panel = Panel::new(
         time_axis(end),
         Axis::new("events in a fresh /sync", AxisKind::Count).range(Some(0.0), None),
     );
-    let line = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
-        by_t.iter().map(|(t, r)| (*t as f64, f(r))).collect()
+    let line = |f: fn(&FreshSync) -> f64| -> Vec<(f64, f64)> {
+        fresh
+            .iter()
+            .map(|(t, r)| (*t as f64 / 1000.0, f(r)))
+            .collect()
     };
     panel.series.push(Series::new(
-        "unexpired sticky (largest server)",
+        "unexpired sticky",
         Hue::Palette(0),
-        vec![Mark::Step(line(|r| r.0))],
+        vec![Mark::Step(thin(change_points(&line(|r| r.sticky))))],
     ));
     panel.series.push(Series::new(
-        "inactionable (largest server)",
+        "inactionable",
         Hue::Palette(3),
-        vec![Mark::Step(line(|r| r.1))],
+        vec![Mark::Step(thin(change_points(&line(|r| r.inactionable))))],
     ));
-    if by_t.values().any(|r| r.2 > 0.0) {
+    let flood = fresh.values().any(|r| r.flood > 0.0);
+    if flood {
         panel.series.push(Series::new(
-            "flood: keys beyond 10 per sender",
+            "inactionable + flood\nflood: > 10 keys/sender",
             Hue::Palette(1),
-            vec![Mark::Step(line(|r| r.2))],
+            vec![Mark::Step(thin(change_points(&line(FreshSync::waste))))],
         ));
     }
-    let note =
-        "Lower: a fresh /sync at each sample (largest server); where the lines meet, all is waste."
-            .to_string();
+    let note = format!(
+        "Lower: what a client syncing afresh would receive, at each sample at the server where most of it is waste; where the {} line meets the unexpired one, everything it would receive is waste.",
+        if flood { "inactionable + flood" } else { "inactionable" }
+    );
     Some((panel, note))
 }
