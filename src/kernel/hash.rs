@@ -1,7 +1,8 @@
 //! A hasher for dense integer ids (event, server, client numbers) in lookup-only hash
 //! tables: one multiplication per word (Fibonacci hashing) instead of SipHash. The ids are
 //! chosen by the simulator, not by a user, so SipHash's flood resistance buys nothing.
-//! Tables using it must never let their iteration order reach an output.
+//! Tables using it must never let their iteration order reach an output. Byte strings (the
+//! `sticky_key` of a map key) are hashed eight bytes a round.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -19,8 +20,18 @@ impl Hasher for IdHasher {
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+        // Eight bytes a round (strings in keys), the last round zero-padded.
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(word));
         }
     }
     #[inline]

@@ -3,10 +3,11 @@
 //! client, is a participant's join visible to everyone, is a crashed participant still
 //! shown somewhere.
 
+use crate::kernel::hash::IdMap;
 use crate::kernel::Time;
 use crate::matrix::world::World;
-use crate::matrix::{ClientId, EvType, MapKey, PduId, RoomId, Top};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::matrix::{ClientId, MapKey, PduId, RoomId, Top};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One sticky write followed to convergence.
 #[derive(Clone, Debug)]
@@ -19,20 +20,38 @@ pub struct Write {
     pub converged: Option<Time>,
 }
 
+/// One key as the convergence questions follow it: what each client's map shows for it,
+/// and its open questions.
+struct KeyState {
+    key: MapKey,
+    /// What each client's map shows now (lookup only).
+    tops: IdMap<ClientId, Top>,
+    /// Writes (indexes into `Open::writes`) not yet seen by every live client.
+    pending: Vec<usize>,
+    /// Participants whose join is not yet visible to all, sorted.
+    joins: Vec<u32>,
+    /// Crashed participants still shown somewhere, sorted.
+    crashes: Vec<u32>,
+}
+
+impl KeyState {
+    fn is_open(&self) -> bool {
+        !(self.pending.is_empty() && self.joins.is_empty() && self.crashes.is_empty())
+    }
+}
+
 #[derive(Default)]
 pub struct Open {
-    /// What each client's map shows per key now: key -> client -> top (lookup only).
-    tops: HashMap<MapKey, HashMap<ClientId, Top>>,
+    /// Each key seen, numbered in order of first sight (an index into `keys`).
+    ids: IdMap<MapKey, u32>,
+    keys: Vec<KeyState>,
+    /// Per room, the keys with an open question (numbers into `keys`).
+    open_in_room: Vec<BTreeSet<u32>>,
     /// Live (joined and online) clients of each room, sorted by id; indexed by room.
     live: Vec<Vec<ClientId>>,
     /// Rooms each client is joined to (ground truth).
     rooms_of: BTreeMap<ClientId, BTreeSet<RoomId>>,
-    /// Participants whose join is not yet visible to all, by key (an index of `rtc_joins`).
-    joins_open: BTreeMap<MapKey, Vec<u32>>,
-    /// Crashed participants still shown somewhere, by key (an index of `crashes`).
-    crashes_open: BTreeMap<MapKey, Vec<u32>>,
     pub writes: Vec<Write>,
-    pending_writes: BTreeMap<MapKey, Vec<usize>>,
     /// participant -> (key, first join pdu, time, visible-to-all time).
     pub rtc_joins: BTreeMap<u32, (MapKey, PduId, Time, Option<Time>)>,
     /// participant -> (key, crash time, gone time).
@@ -43,6 +62,37 @@ impl Open {
     /// Live (joined and online) clients of a room, sorted by id.
     pub fn live_members(&self, room: RoomId) -> &[ClientId] {
         self.live.get(room.ix()).map_or(&[], |v| v.as_slice())
+    }
+
+    /// The number of a key, given one at first sight.
+    fn id(&mut self, key: &MapKey) -> u32 {
+        if let Some(&i) = self.ids.get(key) {
+            return i;
+        }
+        let i = self.keys.len() as u32;
+        self.ids.insert(key.clone(), i);
+        self.keys.push(KeyState {
+            key: key.clone(),
+            tops: IdMap::default(),
+            pending: vec![],
+            joins: vec![],
+            crashes: vec![],
+        });
+        i
+    }
+
+    /// Keep `open_in_room` in step with key `i`'s open questions.
+    fn reindex(&mut self, i: u32) {
+        let k = &self.keys[i as usize];
+        let room = k.key.room.ix();
+        if self.open_in_room.len() <= room {
+            self.open_in_room.resize_with(room + 1, BTreeSet::new);
+        }
+        if k.is_open() {
+            self.open_in_room[room].insert(i);
+        } else {
+            self.open_in_room[room].remove(&i);
+        }
     }
 
     /// Add or remove one client in a room's live list.
@@ -63,57 +113,69 @@ impl Open {
     /// A sticky write to follow (its own check waits for the next change of its key).
     pub fn write(&mut self, pdu: PduId, key: MapKey, sent: Time, origin_end: Time) {
         let i = self.writes.len();
+        let k = self.id(&key);
         self.writes.push(Write {
             pdu,
-            key: key.clone(),
+            key,
             sent,
             origin_end,
             converged: None,
         });
-        self.pending_writes.entry(key).or_default().push(i);
+        self.keys[k as usize].pending.push(i);
+        self.reindex(k);
     }
 
     /// A participant's first join event was created.
     pub fn rtc_join(&mut self, w: &World, participant: u32, key: MapKey, pdu: PduId, t: Time) {
+        let k = self.id(&key);
         if let std::collections::btree_map::Entry::Vacant(e) = self.rtc_joins.entry(participant) {
-            e.insert((key.clone(), pdu, t, None));
-            let open = self.joins_open.entry(key.clone()).or_default();
-            if let Err(i) = open.binary_search(&participant) {
-                open.insert(i, participant);
-            }
+            e.insert((key, pdu, t, None));
+            insert_sorted(&mut self.keys[k as usize].joins, participant);
+            self.reindex(k);
         }
-        self.check_key(w, &key, t);
+        self.check_key(w, k, t);
     }
 
     pub fn rtc_crash(&mut self, w: &World, participant: u32, key: MapKey, t: Time) {
-        if let Some((old, _, None)) = self.crashes.insert(participant, (key.clone(), t, None)) {
-            remove_open(&mut self.crashes_open, &old, participant);
+        let k = self.id(&key);
+        if let Some((old, _, None)) = self.crashes.insert(participant, (key, t, None)) {
+            let o = self.id(&old);
+            let open = &mut self.keys[o as usize].crashes;
+            if let Ok(i) = open.binary_search(&participant) {
+                open.remove(i);
+            }
+            self.reindex(o);
         }
-        let open = self.crashes_open.entry(key.clone()).or_default();
-        if let Err(i) = open.binary_search(&participant) {
-            open.insert(i, participant);
-        }
-        self.check_key(w, &key, t);
+        insert_sorted(&mut self.keys[k as usize].crashes, participant);
+        self.reindex(k);
+        self.check_key(w, k, t);
     }
 
     /// What a client's map shows for a key changed.
-    pub fn map_top(&mut self, w: &World, client: ClientId, key: MapKey, t: Time, top: Option<Top>) {
+    pub fn map_top(
+        &mut self,
+        w: &World,
+        client: ClientId,
+        key: &MapKey,
+        t: Time,
+        top: Option<Top>,
+    ) {
+        let k = match (self.ids.get(key), &top) {
+            (Some(&k), _) => k,
+            // A key never seen that shows nothing: nothing to record, nothing to check.
+            (None, None) => return,
+            (None, Some(_)) => self.id(key),
+        };
+        let tops = &mut self.keys[k as usize].tops;
         match top {
-            Some(tp) => match self.tops.get_mut(&key) {
-                Some(m) => {
-                    m.insert(client, tp);
-                }
-                None => {
-                    self.tops.insert(key.clone(), HashMap::from([(client, tp)]));
-                }
-            },
+            Some(tp) => {
+                tops.insert(client, tp);
+            }
             None => {
-                if let Some(m) = self.tops.get_mut(&key) {
-                    m.remove(&client);
-                }
+                tops.remove(&client);
             }
         }
-        self.check_key(w, &key, t);
+        self.check_key(w, k, t);
     }
 
     pub fn set_online(&mut self, w: &World, client: ClientId, online: bool, t: Time) {
@@ -148,72 +210,74 @@ impl Open {
         self.check_room(w, room, t);
     }
 
+    /// Re-check the keys of this room with an open question (each key's questions are its
+    /// own, so the order does not matter).
     fn check_room(&mut self, w: &World, room: RoomId, t: Time) {
-        // The keys of this room with an open question, in key order.
-        let mut all: BTreeSet<MapKey> = BTreeSet::new();
-        all.extend(keys_in_room(&self.pending_writes, room).cloned());
-        all.extend(keys_in_room(&self.joins_open, room).cloned());
-        all.extend(keys_in_room(&self.crashes_open, room).cloned());
-        for k in all {
-            self.check_key(w, &k, t);
+        let Some(open) = self.open_in_room.get(room.ix()) else {
+            return;
+        };
+        let ids: Vec<u32> = open.iter().copied().collect();
+        for k in ids {
+            self.check_key(w, k, t);
         }
     }
 
     /// Re-check every open question about one key: pending writes, joins, ghosts.
-    fn check_key(&mut self, w: &World, key: &MapKey, t: Time) {
+    fn check_key(&mut self, w: &World, k: u32, t: Time) {
         let pdus = &w.sh.pdus;
-        let live: &[ClientId] = self.live.get(key.room.ix()).map_or(&[], |v| v.as_slice());
-        let tops = self.tops.get(key);
-        let top_of = |c: &ClientId| tops.and_then(|m| m.get(c));
-        if let Some(list) = self.pending_writes.get_mut(key) {
-            let mut still = vec![];
-            for &i in list.iter() {
-                let wr = &self.writes[i];
-                let Some(order) = pdus[wr.pdu].map_order() else {
-                    continue;
-                };
-                let holds = live.iter().all(|c| {
-                    top_of(c)
-                        .and_then(|tp| pdus[tp.pdu].map_order())
-                        .is_some_and(|o| o >= order)
-                });
-                if holds {
-                    self.writes[i].converged = Some(t);
-                } else if wr.origin_end > t {
-                    still.push(i);
-                }
-            }
-            if still.is_empty() {
-                self.pending_writes.remove(key);
-            } else {
-                *list = still;
-            }
+        let ks = &mut self.keys[k as usize];
+        if !ks.is_open() {
+            return;
         }
-        if let Some(open) = self.joins_open.get_mut(key) {
-            open.retain(|p| {
-                let Some((_, pdu, _, vis)) = self.rtc_joins.get_mut(p) else {
+        let key = &ks.key;
+        let live: &[ClientId] = self.live.get(key.room.ix()).map_or(&[], |v| v.as_slice());
+        let tops = &ks.tops;
+        let top_of = |c: &ClientId| tops.get(c);
+        // The top is `pdu` or beats it (the same event first: no event-ID comparison).
+        let covers = |tp: &Top, pdu: PduId, order: (i64, &str)| {
+            tp.pdu == pdu || pdus[tp.pdu].map_order().is_some_and(|o| o >= order)
+        };
+        if !ks.pending.is_empty() {
+            let writes = &mut self.writes;
+            ks.pending.retain(|&i| {
+                let wr = &writes[i];
+                let Some(order) = pdus[wr.pdu].map_order() else {
+                    return false;
+                };
+                let holds = live
+                    .iter()
+                    .all(|c| top_of(c).is_some_and(|tp| covers(tp, wr.pdu, order)));
+                if holds {
+                    writes[i].converged = Some(t);
+                    false
+                } else {
+                    wr.origin_end > t
+                }
+            });
+        }
+        if !ks.joins.is_empty() {
+            let joins = &mut self.rtc_joins;
+            ks.joins.retain(|p| {
+                let Some((_, pdu, _, vis)) = joins.get_mut(p) else {
                     return false;
                 };
                 let Some(order) = pdus[*pdu].map_order() else {
                     return true;
                 };
-                let shows = live.iter().filter(|c| **c != key.sender).all(|c| {
-                    top_of(c).is_some_and(|tp| {
-                        tp.active && pdus[tp.pdu].map_order().is_some_and(|o| o >= order)
-                    })
-                });
+                let shows = live
+                    .iter()
+                    .filter(|c| **c != key.sender)
+                    .all(|c| top_of(c).is_some_and(|tp| tp.active && covers(tp, *pdu, order)));
                 if shows {
                     *vis = Some(t);
                 }
                 !shows
             });
-            if open.is_empty() {
-                self.joins_open.remove(key);
-            }
         }
-        if let Some(open) = self.crashes_open.get_mut(key) {
-            open.retain(|p| {
-                let Some((_, crash_t, gone)) = self.crashes.get_mut(p) else {
+        if !ks.crashes.is_empty() {
+            let crashes = &mut self.crashes;
+            ks.crashes.retain(|p| {
+                let Some((_, crash_t, gone)) = crashes.get_mut(p) else {
                     return false;
                 };
                 if t < *crash_t {
@@ -225,10 +289,17 @@ impl Open {
                 }
                 anyone
             });
-            if open.is_empty() {
-                self.crashes_open.remove(key);
-            }
         }
+        if !ks.is_open() {
+            self.reindex(k);
+        }
+    }
+}
+
+/// Insert `p` into a sorted list unless it is there.
+fn insert_sorted(v: &mut Vec<u32>, p: u32) {
+    if let Err(i) = v.binary_search(&p) {
+        v.insert(i, p);
     }
 }
 
@@ -244,7 +315,7 @@ struct CachedView {
 /// room's candidates expired since: exact, so the answers equal a full recomputation.
 #[derive(Default)]
 pub struct Views {
-    cache: HashMap<(ClientId, RoomId), CachedView>,
+    cache: IdMap<(ClientId, RoomId), CachedView>,
 }
 
 impl Views {
@@ -309,29 +380,4 @@ pub fn view_agreement(w: &World, live: &[ClientId], room: RoomId, t: Time) -> (u
         }
     }
     agreement_of(live.len(), groups.values())
-}
-
-/// The keys of one room in a map ordered by key (room first).
-fn keys_in_room<V>(m: &BTreeMap<MapKey, V>, room: RoomId) -> impl Iterator<Item = &MapKey> {
-    let lo = MapKey {
-        room,
-        sender: ClientId(0),
-        ev_type: EvType(0),
-        sticky_key: std::sync::Arc::from(""),
-    };
-    m.range(lo..)
-        .take_while(move |(k, _)| k.room == room)
-        .map(|(k, _)| k)
-}
-
-/// Take a participant out of an open-question index.
-fn remove_open(m: &mut BTreeMap<MapKey, Vec<u32>>, key: &MapKey, p: u32) {
-    if let Some(v) = m.get_mut(key) {
-        if let Ok(i) = v.binary_search(&p) {
-            v.remove(i);
-        }
-        if v.is_empty() {
-            m.remove(key);
-        }
-    }
 }

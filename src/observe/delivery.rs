@@ -161,8 +161,8 @@ pub fn for_each_due(
         let e = crashed.entry(key.sender).or_insert(*t);
         *e = (*e).min(*t);
     }
-    for (pdu, info) in &obs.events {
-        let p = &w.sh.pdus[*pdu];
+    for (pdu, info) in obs.events.iter() {
+        let p = &w.sh.pdus[pdu];
         if !p.is_sticky_kind() {
             continue;
         }
@@ -183,19 +183,19 @@ pub fn for_each_due(
             let arrival = if server == origin {
                 Some((info.created, Path::Direct, 0))
             } else {
-                obs.arrivals.get(&(server, *pdu)).copied()
+                obs.arrivals.get(&(server, pdu)).copied()
             };
-            let missed = if received(*client, *pdu, info) {
+            let missed = if received(*client, pdu, info) {
                 None
             } else {
-                Some(missed_fate(obs, w, end, *pdu, info, server, arrival))
+                Some(missed_fate(obs, w, end, pdu, info, server, arrival))
             };
             // Not delivered, and the recipient crashed while the event was sticky: not due.
             if missed.is_some() && crashed.get(client).is_some_and(|tc| *tc <= hi) {
                 continue;
             }
             f(Due {
-                pdu: *pdu,
+                pdu,
                 client: *client,
                 sent: info.created,
                 local: server == origin,

@@ -8,13 +8,14 @@ use super::stream::{StreamTo, Streams};
 use super::tables::{convergence_row, syncs_row, timeseries_row};
 use super::tally::{History, Tally};
 use super::Path;
+use crate::kernel::hash::{IdMap, IdSet};
 use crate::kernel::Time;
 use crate::matrix::msg::Outcome;
 use crate::matrix::probe::{AttemptDone, Probe, Synced, Unqueued, Wire};
 use crate::matrix::world::World;
 use crate::matrix::{ClientId, PduId, ReqTag, RoomId, ServerId};
 use crate::matrix::{MapKey, Top};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One `/send` attempt (a row of federation.csv).
 #[derive(Clone, Debug)]
@@ -77,6 +78,32 @@ pub struct EventInfo {
     pub ord: u32,
 }
 
+/// The sticky events as the observers know them, indexed by event number (dense: one slot
+/// per event of the run, in event order).
+#[derive(Default)]
+pub struct Events(Vec<Option<EventInfo>>);
+
+impl Events {
+    pub fn get(&self, pdu: PduId) -> Option<&EventInfo> {
+        self.0.get(pdu.ix()).and_then(Option::as_ref)
+    }
+
+    fn insert(&mut self, pdu: PduId, info: EventInfo) {
+        if self.0.len() <= pdu.ix() {
+            self.0.resize(pdu.ix() + 1, None);
+        }
+        self.0[pdu.ix()] = Some(info);
+    }
+
+    /// Every sticky event with its info, in event order.
+    pub fn iter(&self) -> impl Iterator<Item = (PduId, &EventInfo)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (PduId(i as u32), e)))
+    }
+}
+
 /// A sticky event accepted by a server.
 #[derive(Clone, Debug)]
 pub struct ServerSticky {
@@ -97,21 +124,21 @@ pub struct Observer {
     pub divergence: Divergence,
     pub max_queue_depth: usize,
     pub inactionable: u64,
-    pub events: BTreeMap<PduId, EventInfo>,
+    pub events: Events,
     /// (server, pdu) -> (time, path, attempts) of the first acceptance.
-    pub arrivals: HashMap<(ServerId, PduId), (Time, Path, u32)>,
+    pub arrivals: IdMap<(ServerId, PduId), (Time, Path, u32)>,
     /// (client, pdu) -> first time the client received it (full mode only).
-    pub received: HashMap<(ClientId, PduId), Time>,
+    pub received: IdMap<(ClientId, PduId), Time>,
     /// Summary mode: receipts as bits and latencies counted as they come, instead of
     /// `received`.
     pub tally: Option<Tally>,
     /// Sticky events per room so far (the next `EventInfo::ord`).
     room_events: Vec<u32>,
-    pub dropped: HashSet<(ServerId, PduId)>,
-    pub never_sent: HashSet<(ServerId, PduId)>,
+    pub dropped: IdSet<(ServerId, PduId)>,
+    pub never_sent: IdSet<(ServerId, PduId)>,
     /// (dest, pdu) -> whether dest could be reached when it expired in the queue.
-    pub queue_expired: HashMap<(ServerId, PduId), bool>,
-    pub soft_failed: HashSet<(ServerId, PduId)>,
+    pub queue_expired: IdMap<(ServerId, PduId), bool>,
+    pub soft_failed: IdSet<(ServerId, PduId)>,
     /// Ground-truth membership and online intervals: (time, state) changes.
     pub membership: BTreeMap<(ClientId, RoomId), Vec<(Time, bool)>>,
     pub online_changes: BTreeMap<ClientId, Vec<(Time, bool)>>,
@@ -125,6 +152,7 @@ pub struct Observer {
     views: Views,
     /// Check every cached answer against a full recomputation (tests).
     pub verify_views: bool,
+    /// Every acceptance of a sticky event by a server (not kept in summary mode).
     pub server_sticky: Vec<ServerSticky>,
     /// What a client syncing afresh would receive, and the spam window.
     pub fresh: FreshSync,
@@ -238,12 +266,14 @@ impl Observer {
                     Path::of(arrival),
                     arrival.attempts,
                 ));
-                self.server_sticky.push(ServerSticky {
-                    server,
-                    pdu,
-                    from: t,
-                    to: end_at,
-                });
+                if self.tally.is_none() {
+                    self.server_sticky.push(ServerSticky {
+                        server,
+                        pdu,
+                        from: t,
+                        to: end_at,
+                    });
+                }
                 self.fresh.accept(w, server, pdu, t, end_at);
             }
             Probe::Dropped { server, pdu, .. } => {
@@ -287,7 +317,7 @@ impl Observer {
                 key,
                 t,
                 top,
-            } => self.open.map_top(w, client, key, t, top),
+            } => self.open.map_top(w, client, &key, t, top),
             Probe::ClientOnline { client, online, t } => {
                 self.online[client.ix()] = online;
                 self.online_changes
@@ -376,7 +406,7 @@ impl Observer {
         } = s;
         for (key, before, after) in &changes {
             if after != before {
-                self.open.map_top(w, client, key.clone(), t, after.clone());
+                self.open.map_top(w, client, key, t, after.clone());
             }
         }
         let changed: BTreeMap<&MapKey, (&Option<Top>, &Option<Top>)> =
@@ -404,10 +434,19 @@ impl Observer {
                 .map(|(p, _)| u64::from(pdus[*p].bytes) + 40)
                 .sum::<u64>();
             for (pdu, _) in part.timeline_remaining.iter().chain(&part.sticky) {
-                let Some(key) = pdus[*pdu].map_key() else {
+                // Only events with a map key count (`map_key` is some exactly then); the
+                // key itself is built only when the response changed some key.
+                let p = &pdus[*pdu];
+                if !(p.is_sticky_kind() && p.is_sticky()) {
                     continue;
+                }
+                let (before, after) = match changed.is_empty() {
+                    true => (&None, &None),
+                    false => p
+                        .map_key()
+                        .and_then(|key| changed.get(&key).copied())
+                        .unwrap_or((&None, &None)),
                 };
-                let (before, after) = changed.get(&key).copied().unwrap_or((&None, &None));
                 // Actionable: it is what the key now shows, and what the key shows changed.
                 let actionable = after.as_ref().is_some_and(|a| a.pdu == *pdu)
                     && before != after
@@ -418,7 +457,7 @@ impl Observer {
                         self.received.entry((client, *pdu)).or_insert(t);
                     }
                     Some(tally) => {
-                        if let Some(info) = self.events.get(pdu) {
+                        if let Some(info) = self.events.get(*pdu) {
                             let h = History {
                                 w,
                                 membership: &self.membership,

@@ -4,11 +4,12 @@
 //! events as they are accepted and expire, and what of them a client could act on. Updated
 //! incrementally from the `Accepted` probes and an expiry queue: nothing scans all events.
 
+use crate::kernel::hash::IdMap;
 use crate::kernel::Time;
 use crate::matrix::world::World;
 use crate::matrix::{ClientId, MapKey, PduId, RoomId, ServerId};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 
 /// A sender's live keys in one room beyond this many are a flood (README "Reading the
 /// metrics"): ten devices in one call, ten live-location shares at once.
@@ -42,9 +43,9 @@ struct Key {
 /// One (server, room).
 #[derive(Default)]
 struct Group {
-    keys: HashMap<MapKey, Key>,
+    keys: IdMap<MapKey, Key>,
     /// Actionable keys per sender (for the flood).
-    per_sender: HashMap<ClientId, usize>,
+    per_sender: IdMap<ClientId, usize>,
     live: usize,
     live_bytes: u64,
     actionable: usize,

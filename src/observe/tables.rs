@@ -4,9 +4,11 @@
 
 use super::delivery::{DeliveryRow, Fate};
 use super::recorder::{ConvRow, Observer, SendRow, SeriesRow, SyncRow};
-use crate::kernel::time::{ms3_text, ms_text};
+use crate::kernel::time::{ms3_text, to_ms, MICROS_PER_MS};
+use crate::kernel::Time;
 use crate::matrix::event::Content;
 use crate::matrix::world::World;
+use std::fmt::Write;
 
 /// A CSV being built in memory; fields are quoted only when they need it.
 pub struct Csv {
@@ -36,24 +38,94 @@ pub fn push_row(buf: &mut String, fields: &[&str]) {
         if i > 0 {
             buf.push(',');
         }
-        if f.contains([',', '"', '\n']) {
-            buf.push('"');
-            buf.push_str(&f.replace('"', "\"\""));
-            buf.push('"');
-        } else {
-            buf.push_str(f);
-        }
+        push_field(buf, f);
     }
     buf.push('\n');
 }
 
+/// Append one CSV field, quoted only when it needs it.
+fn push_field(buf: &mut String, f: &str) {
+    if f.contains([',', '"', '\n']) {
+        buf.push('"');
+        buf.push_str(&f.replace('"', "\"\""));
+        buf.push('"');
+    } else {
+        buf.push_str(f);
+    }
+}
+
 /// A float with fixed decimals and no "-0".
 pub fn fixed(v: f64, decimals: usize) -> String {
-    let s = format!("{v:.decimals$}");
+    let mut s = String::new();
+    push_fixed(&mut s, v, decimals);
+    s
+}
+
+/// Append `v` with fixed decimals and no "-0" to `buf`.
+fn push_fixed(buf: &mut String, v: f64, decimals: usize) {
+    let start = buf.len();
+    let _ = write!(buf, "{v:.decimals$}");
+    let s = &buf[start..];
     if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
-        s[1..].to_string()
-    } else {
-        s
+        buf.remove(start);
+    }
+}
+
+/// One CSV line appended field by field, without a `String` per field (the streamed
+/// tables write a row per sync, sample and `/send`). Text fields are quoted only when they
+/// need it, as [`push_row`] does; numbers never need it.
+struct Line<'a> {
+    buf: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Line<'a> {
+    fn new(buf: &'a mut String) -> Self {
+        Line { buf, first: true }
+    }
+
+    fn sep(&mut self) -> &mut String {
+        if !self.first {
+            self.buf.push(',');
+        }
+        self.first = false;
+        self.buf
+    }
+
+    fn text(&mut self, f: &str) -> &mut Self {
+        push_field(self.sep(), f);
+        self
+    }
+
+    fn num(&mut self, v: impl std::fmt::Display) -> &mut Self {
+        let _ = write!(self.sep(), "{v}");
+        self
+    }
+
+    fn flag(&mut self, b: bool) -> &mut Self {
+        self.sep().push(if b { '1' } else { '0' });
+        self
+    }
+
+    /// Milliseconds (whole).
+    fn ms(&mut self, t: Time) -> &mut Self {
+        self.num(to_ms(t))
+    }
+
+    /// Milliseconds with three decimals, as [`ms3_text`].
+    fn ms3(&mut self, t: Time) -> &mut Self {
+        let (ms, us) = (t / MICROS_PER_MS, t % MICROS_PER_MS);
+        let _ = write!(self.sep(), "{ms}.{us:03}");
+        self
+    }
+
+    fn fixed(&mut self, v: f64, decimals: usize) -> &mut Self {
+        push_fixed(self.sep(), v, decimals);
+        self
+    }
+
+    fn end(&mut self) {
+        self.buf.push('\n');
     }
 }
 
@@ -126,20 +198,23 @@ pub const FEDERATION_HEADER: &str =
 /// txn, attempt) order by [`super::stream::FedStream`]).
 pub fn federation_row(line: &mut String, a: &SendRow, w: &World) {
     let names = &w.sh.dir.servers;
-    push_row(
-        line,
-        &[
-            &ms3_text(a.t),
-            &names[a.origin],
-            &names[a.destination],
-            &a.txn_id.to_string(),
-            &a.pdus.to_string(),
-            &a.sticky_pdus.to_string(),
-            a.outcome.as_str(),
-            &a.retry_after.map(ms_text).unwrap_or_default(),
-            &a.next_attempt.map(ms3_text).unwrap_or_default(),
-        ],
-    );
+    let mut l = Line::new(line);
+    l.ms3(a.t)
+        .text(&names[a.origin])
+        .text(&names[a.destination])
+        .num(a.txn_id)
+        .num(a.pdus)
+        .num(a.sticky_pdus)
+        .text(a.outcome.as_str());
+    match a.retry_after {
+        Some(t) => l.ms(t),
+        None => l.text(""),
+    };
+    match a.next_attempt {
+        Some(t) => l.ms3(t),
+        None => l.text(""),
+    };
+    l.end();
 }
 
 pub const SYNCS_HEADER: &str =
@@ -147,19 +222,16 @@ pub const SYNCS_HEADER: &str =
 
 /// A row of syncs.csv: one sync response a client applied.
 pub fn syncs_row(line: &mut String, s: &SyncRow, w: &World) {
-    push_row(
-        line,
-        &[
-            &ms3_text(s.t),
-            &w.sh.dir.clients[s.client].name,
-            &s.room_count.to_string(),
-            &s.timeline_events.to_string(),
-            &s.sticky_events.to_string(),
-            &s.inactionable.to_string(),
-            &s.bytes.to_string(),
-            if s.gappy { "1" } else { "0" },
-        ],
-    );
+    Line::new(line)
+        .ms3(s.t)
+        .text(&w.sh.dir.clients[s.client].name)
+        .num(s.room_count)
+        .num(s.timeline_events)
+        .num(s.sticky_events)
+        .num(s.inactionable)
+        .num(s.bytes)
+        .flag(s.gappy)
+        .end();
 }
 
 pub const CONVERGENCE_HEADER: &str = "t_ms,room,live_clients,distinct_views,agreeing_pair_fraction";
@@ -167,16 +239,13 @@ pub const CONVERGENCE_HEADER: &str = "t_ms,room,live_clients,distinct_views,agre
 /// A row of convergence.csv: per sample and room, how many distinct views its live
 /// clients hold.
 pub fn convergence_row(line: &mut String, r: &ConvRow, w: &World) {
-    push_row(
-        line,
-        &[
-            &ms_text(r.t),
-            &w.sh.dir.rooms[r.room].name,
-            &r.live_clients.to_string(),
-            &r.distinct_views.to_string(),
-            &fixed(r.agreeing_pair_fraction, 4),
-        ],
-    );
+    Line::new(line)
+        .ms(r.t)
+        .text(&w.sh.dir.rooms[r.room].name)
+        .num(r.live_clients)
+        .num(r.distinct_views)
+        .fixed(r.agreeing_pair_fraction, 4)
+        .end();
 }
 
 pub const TIMESERIES_HEADER: &str = "t_ms,server,queue_depth,in_backoff,tokens,deferred,fresh_sticky,fresh_inactionable,fresh_inactionable_bytes,fresh_flood";
@@ -184,21 +253,18 @@ pub const TIMESERIES_HEADER: &str = "t_ms,server,queue_depth,in_backoff,tokens,d
 /// A row of timeseries.csv: per sample and server, its queues, backoff, tokens and
 /// deferred events, and what a client syncing afresh there would receive.
 pub fn timeseries_row(line: &mut String, r: &SeriesRow, w: &World) {
-    push_row(
-        line,
-        &[
-            &ms_text(r.t),
-            &w.sh.dir.servers[r.server],
-            &r.queue_depth.to_string(),
-            if r.in_backoff { "1" } else { "0" },
-            &fixed(r.tokens, 2),
-            &r.deferred.to_string(),
-            &r.fresh.sticky.to_string(),
-            &r.fresh.inactionable.to_string(),
-            &r.fresh.inactionable_bytes.to_string(),
-            &r.fresh.flood.to_string(),
-        ],
-    );
+    Line::new(line)
+        .ms(r.t)
+        .text(&w.sh.dir.servers[r.server])
+        .num(r.queue_depth)
+        .flag(r.in_backoff)
+        .fixed(r.tokens, 2)
+        .num(r.deferred)
+        .num(r.fresh.sticky)
+        .num(r.fresh.inactionable)
+        .num(r.fresh.inactionable_bytes)
+        .num(r.fresh.flood)
+        .end();
 }
 
 /// writes.csv: one row per sticky write, followed to convergence.

@@ -10,18 +10,19 @@
 use super::delivery::{for_each_due, intervals, overlaps};
 use super::pairs::DeliveryStats;
 use super::recorder::{EventInfo, Observer};
+use crate::kernel::hash::IdMap;
 use crate::kernel::Time;
 use crate::matrix::world::World;
 use crate::matrix::{ClientId, PduId, RoomId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// What summary mode keeps about receipts.
 #[derive(Clone, Debug)]
 pub struct Tally {
     /// (client, room) -> bit i set when the client received the room's i-th sticky event.
-    seen: HashMap<(ClientId, RoomId), Vec<u64>>,
+    seen: IdMap<(ClientId, RoomId), Vec<u64>>,
     /// First receipts whose pair could not be told due when they happened.
-    deferred: HashMap<(ClientId, PduId), Time>,
+    deferred: IdMap<(ClientId, PduId), Time>,
     /// Latencies of the first receipts of pairs known to be due.
     pub stats: DeliveryStats,
 }
@@ -29,8 +30,8 @@ pub struct Tally {
 impl Default for Tally {
     fn default() -> Self {
         Tally {
-            seen: HashMap::new(),
-            deferred: HashMap::new(),
+            seen: IdMap::default(),
+            deferred: IdMap::default(),
             stats: DeliveryStats::new(false),
         }
     }
