@@ -240,6 +240,8 @@ fn summary_mode_counts_exactly_what_full_mode_counts() {
         let a = compute_with(&full.observer, &full.world, old, full.end, interval, true);
         let b = compute_with(&summ.observer, &summ.world, new, summ.end, interval, true);
         assert_eq!(a.metrics, b.metrics, "{name}: metrics");
-        assert_eq!(a.latency_hist, b.latency_hist, "{name}");
+        assert_eq!(a.latency_hists.all, b.latency_hists.all, "{name}");
+        assert_eq!(a.latency_hists.local, b.latency_hists.local, "{name}");
+        assert_eq!(a.latency_hists.remote, b.latency_hists.remote, "{name}");
     }
 }

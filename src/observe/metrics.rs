@@ -2,7 +2,7 @@
 //! left out rather than reported as 0.
 
 use super::delivery::DeliveryRow;
-use super::pairs::DeliveryStats;
+use super::pairs::{DeliveryStats, LatencyHists};
 use super::recorder::Observer;
 use super::stats::{mean, percentile, LogHistogram};
 use super::Metrics;
@@ -57,7 +57,8 @@ pub fn dist_metrics(
 
 pub struct Computed {
     pub metrics: Metrics,
-    pub latency_hist: LogHistogram,
+    /// Latency histograms of the delivered pairs: all, local, remote.
+    pub latency_hists: LatencyHists,
     pub ghost_hist: LogHistogram,
 }
 
@@ -87,7 +88,7 @@ pub fn compute_with(
 ) -> Computed {
     let mut m = Metrics::new();
     // delivery.*
-    let lat_hist = stats.metrics(&mut m, summary_mode);
+    let lat_hists = stats.metrics(&mut m, summary_mode);
 
     // federation.*, from the running totals of federation.csv's rows.
     let fed = &obs.fed_totals;
@@ -224,13 +225,13 @@ pub fn compute_with(
         );
         return Computed {
             metrics: m,
-            latency_hist: lat_hist,
+            latency_hists: lat_hists,
             ghost_hist: gh,
         };
     }
     Computed {
         metrics: m,
-        latency_hist: lat_hist,
+        latency_hists: lat_hists,
         ghost_hist: LogHistogram::new(),
     }
 }

@@ -186,8 +186,10 @@ impl DeliveryStats {
         }
     }
 
-    /// Every `delivery.*` metric into `m`; returns the latency histogram of all pairs.
-    pub fn metrics(mut self, m: &mut Metrics, summary_mode: bool) -> LogHistogram {
+    /// Every `delivery.*` metric into `m`; returns the latency histograms of all pairs, of
+    /// the local ones and of the remote ones (summary.json keeps them in summary mode, for
+    /// percentiles pooled over a sweep point's seeds).
+    pub fn metrics(mut self, m: &mut Metrics, summary_mode: bool) -> LatencyHists {
         self.all.counts(m, "delivery");
         self.all.fractions(m, "delivery", summary_mode, true);
         for (s, prefix) in [
@@ -214,6 +216,18 @@ impl DeliveryStats {
             let n = self.by_path.get(p.as_str()).copied().unwrap_or(0);
             m.insert(format!("delivery.by_path.{}", p.as_str()), n as f64);
         }
-        self.all.hist
+        LatencyHists {
+            all: self.all.hist,
+            local: self.local.hist,
+            remote: self.remote.hist,
+        }
     }
+}
+
+/// The delivered pairs' latency histograms: every pair, local pairs, remote pairs.
+#[derive(Clone, Debug)]
+pub struct LatencyHists {
+    pub all: LogHistogram,
+    pub local: LogHistogram,
+    pub remote: LogHistogram,
 }

@@ -148,7 +148,13 @@ pub fn write_run(
         summary["records_note"] = json!(note);
     }
     if !full {
-        summary["histograms"] = json!({ "delivery.latency_ms": computed.latency_hist, "rtc.ghost_ms": computed.ghost_hist });
+        let h = &computed.latency_hists;
+        summary["histograms"] = json!({
+            "delivery.latency_ms": h.all,
+            "delivery.local.latency_ms": h.local,
+            "delivery.remote.latency_ms": h.remote,
+            "rtc.ghost_ms": computed.ghost_hist,
+        });
     }
 
     clear_old_run(dir, &files, opts.trace)?;

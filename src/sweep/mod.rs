@@ -81,12 +81,15 @@ fn scenario_errors(errs: &[ScenarioError]) -> String {
 /// `stickysim sweep`'s arguments.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SweepArgs {
+    /// The scenario file (with a `[sweep]` table), or a library scenario's name.
     pub scenario: PathBuf,
+    /// Runs at once [default: the machine's cores]; outputs are the same for any value.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Run only slice K of N (1-based), for batch systems.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// The sweep folder [default: output/<scenario name>/sweep].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Skip runs whose summary.json is already complete.
@@ -95,6 +98,7 @@ pub struct SweepArgs {
     /// Override a scenario key by dotted path: KEY=VALUE.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// No progress bar and no table on the terminal.
     #[arg(long)]
     pub quiet: bool,
     /// Every point's size estimate must fit these (`run`'s limits); `--jobs` runs at once

@@ -20,12 +20,39 @@ use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
 /// Distributions whose percentiles are pooled: metric prefix, the run file with one sample
-/// per row (full records), its column. In summary mode `summary.json` has
-/// `histograms.<prefix>` instead.
-pub const FAMILIES: [(&str, &str, &str); 2] = [
-    ("delivery.latency_ms", "deliveries.csv", "latency_ms"),
-    ("rtc.ghost_ms", "ghosts.csv", "ghost_ms"),
+/// per row (full records), its column, and which of its rows count. In summary mode
+/// `summary.json` has `histograms.<prefix>` instead.
+pub const FAMILIES: [(&str, &str, &str, Rows); 4] = [
+    (
+        "delivery.latency_ms",
+        "deliveries.csv",
+        "latency_ms",
+        Rows::All,
+    ),
+    (
+        "delivery.local.latency_ms",
+        "deliveries.csv",
+        "latency_ms",
+        Rows::Local,
+    ),
+    (
+        "delivery.remote.latency_ms",
+        "deliveries.csv",
+        "latency_ms",
+        Rows::Remote,
+    ),
+    ("rtc.ghost_ms", "ghosts.csv", "ghost_ms", Rows::All),
 ];
+
+/// Which rows of a family's file are its samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rows {
+    All,
+    /// deliveries.csv rows whose recipient is on the sender's server (`delivery.local.*`).
+    Local,
+    /// deliveries.csv rows whose recipient is on another server (`delivery.remote.*`).
+    Remote,
+}
 
 /// Bootstrap draws per interval.
 pub const DRAWS: usize = 1000;
@@ -101,11 +128,22 @@ impl Samples {
 /// Reads a run folder's samples of family `fam`: the CSV column when the file is there,
 /// else the `summary.json` histogram; `Ok(None)` when the run has neither.
 pub fn read_samples(run_dir: &Path, fam: usize) -> Result<Option<Samples>, String> {
-    let (prefix, file, col) = FAMILIES[fam];
+    let (prefix, file, col, rows) = FAMILIES[fam];
     let mut v = vec![];
-    let read = read_csv(&run_dir.join(file), &[col], |_, c| {
-        if let Some(x) = num(col, c[0])? {
-            v.push(x);
+    let cols: &[&str] = match rows {
+        Rows::All => &[col],
+        Rows::Local | Rows::Remote => &[col, "sender_server", "recipient_server"],
+    };
+    let read = read_csv(&run_dir.join(file), cols, |_, c| {
+        let counts = match rows {
+            Rows::All => true,
+            Rows::Local => c[1] == c[2],
+            Rows::Remote => c[1] != c[2],
+        };
+        if counts {
+            if let Some(x) = num(col, c[0])? {
+                v.push(x);
+            }
         }
         Ok(())
     })?;
@@ -238,7 +276,15 @@ mod tests {
             percentile_metric("delivery.latency_ms.p99"),
             Some((0, 99.0))
         );
-        assert_eq!(percentile_metric("rtc.ghost_ms.p50"), Some((1, 50.0)));
+        assert_eq!(
+            percentile_metric("delivery.local.latency_ms.p50"),
+            Some((1, 50.0))
+        );
+        assert_eq!(
+            percentile_metric("delivery.remote.latency_ms.p99"),
+            Some((2, 99.0))
+        );
+        assert_eq!(percentile_metric("rtc.ghost_ms.p50"), Some((3, 50.0)));
         assert_eq!(percentile_metric("delivery.latency_ms.max"), None);
         assert_eq!(percentile_metric("delivery.lost"), None);
         assert_eq!(
