@@ -326,7 +326,7 @@ pub fn report_text(runs: &[RunData], plots: &[(String, String)]) -> String {
     if pooled {
         let _ = writeln!(
             md,
-            "Each point pools every seed's run, as the sweep's `aggregate.csv` and report do: a percentile of `delivery.latency_ms` or `rtc.ghost_ms` is taken over every seed's samples together (n = samples), any other metric is the mean over seeds (n = seeds). The delivered share above and the latency CDF count every due pair of every seed; the convergence and federation lines are the mean over seeds. `--seed S` compares one seed's runs instead.\n"
+            "Each point pools every seed's run, as the sweep's `aggregate.csv` and report do: a percentile of `delivery.latency_ms` (and of its `local` and `remote` parts) or `rtc.ghost_ms` is taken over every seed's samples together (n = samples), any other metric is the mean over seeds (n = seeds). The delivered share above and the latency CDF count every due pair of every seed; the convergence and federation lines are the mean over seeds. `--seed S` compares one seed's runs instead.\n"
         );
     }
 
