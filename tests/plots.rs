@@ -372,6 +372,33 @@ fn latency_cdf_in_summary_mode_reads_the_histogram() {
         assert!((got.1 - want.1).abs() < 1e-12);
     }
     assert!(fig.caption.contains("Summary mode"));
+    assert!(
+        fig.caption
+            .contains("Not delivered, so the line stays below 100%: 1 lost"),
+        "{}",
+        fig.caption
+    );
+}
+
+#[test]
+fn summary_mode_cdf_says_when_every_due_pair_was_delivered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hist = r#", "histograms": { "delivery.latency_ms": { "kind": "log", "buckets_per_decade": 1, "min": 1, "counts": [1, 2, 1] } }"#;
+    let text = summary(&[("hs1", "reject_429")], hist).replace(
+        r#""delivery.count": 7, "delivery.lost": 1"#,
+        r#""delivery.count": 4, "delivery.lost": 0"#,
+    );
+    write(tmp.path(), "summary.json", &text);
+    let fig = latency_cdf_figure(tmp.path());
+    let pts = fig.panels[0].series[0].points().to_vec();
+    // 4 delivered of 4 due pairs: the line reaches 100% and is not carried on.
+    assert_eq!(pts.last().unwrap().1, 1.0);
+    assert_eq!(fig.panels[0].series[0].marks.len(), 1);
+    assert!(
+        fig.caption.ends_with(" Every due pair was delivered."),
+        "{}",
+        fig.caption
+    );
 }
 
 #[test]

@@ -239,6 +239,8 @@ pub fn latency_cdf_figure(dir: &Path) -> Figure {
                             format::count(lost),
                             format::count(pending)
                         ));
+                    } else if ctx.metric("delivery.lost").is_some() {
+                        c.push_str(" Every due pair was delivered.");
                     }
                     caption = c;
                 }
