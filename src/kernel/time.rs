@@ -24,8 +24,16 @@ pub fn ms_text(t: Time) -> String {
 
 /// Milliseconds with three decimals (microsecond precision) as text (CSV columns).
 pub fn ms3_text(t: Time) -> String {
+    let mut s = String::new();
+    push_ms3(&mut s, t);
+    s
+}
+
+/// [`ms3_text`] appended to `buf` (the streamed CSV rows: no `String` of its own).
+pub fn push_ms3(buf: &mut String, t: Time) {
+    use std::fmt::Write;
     let (ms, us) = (t / MICROS_PER_MS, t % MICROS_PER_MS);
-    format!("{ms}.{us:03}")
+    let _ = write!(buf, "{ms}.{us:03}");
 }
 
 #[inline]

@@ -4,7 +4,7 @@
 
 use super::delivery::{DeliveryRow, Fate};
 use super::recorder::{ConvRow, Observer, SendRow, SeriesRow, SyncRow};
-use crate::kernel::time::{ms3_text, to_ms, MICROS_PER_MS};
+use crate::kernel::time::{ms3_text, push_ms3, to_ms};
 use crate::kernel::Time;
 use crate::matrix::event::Content;
 use crate::matrix::world::World;
@@ -114,8 +114,7 @@ impl<'a> Line<'a> {
 
     /// Milliseconds with three decimals, as [`ms3_text`].
     fn ms3(&mut self, t: Time) -> &mut Self {
-        let (ms, us) = (t / MICROS_PER_MS, t % MICROS_PER_MS);
-        let _ = write!(self.sep(), "{ms}.{us:03}");
+        push_ms3(self.sep(), t);
         self
     }
 
