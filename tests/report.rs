@@ -153,9 +153,9 @@ fn sweep_report_tables_and_plot_links() {
     assert_eq!(fs::read_to_string(path).unwrap(), md);
 }
 
-/// `report.md` of a real run of the default scenario (through the library, with plots).
-#[test]
-fn default_run_report_lists_every_claim_and_links_every_plot() {
+/// Runs the default scenario (through the library) into a new temporary folder; returns
+/// the folder and the scenario as run.
+fn run_default(plots: bool, no_expect: bool) -> (tempfile::TempDir, stickysim::scenario::Scenario) {
     let scn = stickysim::scenario::load_str(
         stickysim::scenario::DEFAULT_SCENARIO,
         stickysim::scenario::DEFAULT_SCENARIO_NAME,
@@ -165,15 +165,18 @@ fn default_run_report_lists_every_claim_and_links_every_plot() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = stickysim::run::RunOptions {
         out_dir: tmp.path().to_path_buf(),
-        trace: false,
-        unstable_names: false,
-        plots: true,
-        progress: false,
-        no_expect: false,
-        trace_filter: None,
-        limits: Default::default(),
+        plots,
+        no_expect,
+        ..Default::default()
     };
     stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
+    (tmp, scn)
+}
+
+/// `report.md` of a real run of the default scenario (through the library, with plots).
+#[test]
+fn default_run_report_lists_every_claim_and_links_every_plot() {
+    let (tmp, _) = run_default(true, false);
     let md = fs::read_to_string(tmp.path().join("report.md")).unwrap();
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(tmp.path().join("summary.json")).unwrap())
@@ -229,20 +232,7 @@ fn default_run_report_lists_every_claim_and_links_every_plot() {
 /// A run with `--no-expect` says so once, in one bold line, and lists no claim.
 #[test]
 fn a_run_without_its_claims_says_so_once() {
-    let scn = stickysim::scenario::load_str(
-        stickysim::scenario::DEFAULT_SCENARIO,
-        stickysim::scenario::DEFAULT_SCENARIO_NAME,
-        &[],
-    )
-    .expect("the default scenario loads");
-    let tmp = tempfile::tempdir().unwrap();
-    let opts = stickysim::run::RunOptions {
-        out_dir: tmp.path().to_path_buf(),
-        plots: false,
-        no_expect: true,
-        ..Default::default()
-    };
-    stickysim::run::run_scenario(&scn, &opts).expect("the default scenario runs");
+    let (tmp, scn) = run_default(false, true);
     let md = fs::read_to_string(tmp.path().join("report.md")).unwrap();
     let n = scn.file.expect.len();
     let line =
