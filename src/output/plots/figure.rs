@@ -225,10 +225,7 @@ fn join_labels(labels: &[String]) -> String {
             let mut t = kind.to_string();
             if !names.is_empty() {
                 t.push(' ');
-                t.push_str(&names.iter().take(3).copied().collect::<Vec<_>>().join(", "));
-                if names.len() > 3 {
-                    t.push_str(&format!(" +{}", names.len() - 3));
-                }
+                t.push_str(&super::format::first_names(&names, 3));
             }
             t
         })

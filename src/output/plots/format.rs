@@ -133,6 +133,21 @@ pub fn count(x: f64) -> String {
     }
 }
 
+/// The first `shown` names joined by ", ", and " +N" for the N left out
+/// (`hs256, hs299, hs359 +47`).
+pub fn first_names<S: AsRef<str>>(names: &[S], shown: usize) -> String {
+    let mut t = names
+        .iter()
+        .take(shown)
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > shown {
+        t.push_str(&format!(" +{}", names.len() - shown));
+    }
+    t
+}
+
 /// A compact count for tick labels: 950, 1.2k, 35k, 1.2M.
 pub fn compact(x: f64) -> String {
     let a = x.abs();

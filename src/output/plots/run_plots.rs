@@ -111,9 +111,16 @@ impl Ctx {
     fn whole_run_note(&self, end_ms: Option<f64>) -> String {
         let mut kinds: Vec<(String, Vec<String>)> = vec![];
         for f in self.faults().into_iter().filter(|f| whole_run(f, end_ms)) {
+            // A client_offline fault lists its clients, each counted; any other fault is one
+            // entry (a crash annotation has one server, a link joins its two ends).
+            let names = if f.kind == "client_offline" {
+                f.servers.clone()
+            } else {
+                vec![f.servers.join("–")]
+            };
             match kinds.iter_mut().find(|k| k.0 == f.kind) {
-                Some(k) => k.1.push(f.servers.join("–")),
-                None => kinds.push((f.kind.clone(), vec![f.servers.join("–")])),
+                Some(k) => k.1.extend(names),
+                None => kinds.push((f.kind.clone(), names)),
             }
         }
         if kinds.is_empty() {
@@ -122,22 +129,8 @@ impl Ctx {
         let parts: Vec<String> = kinds
             .into_iter()
             .map(|(kind, names)| {
-                // A crash or client_offline names one server or client per entry; a crash
-                // annotation has one server each, a client_offline fault lists its clients.
-                let names: Vec<String> = if kind == "client_offline" {
-                    names
-                        .iter()
-                        .flat_map(|n| n.split('–').map(str::to_string))
-                        .collect()
-                } else {
-                    names
-                };
-                let n = names.len();
-                let mut shown = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-                if n > 3 {
-                    shown.push_str(&format!(" +{}", n - 3));
-                }
-                let count = format::count(n as f64);
+                let shown = format::first_names(&names, 3);
+                let count = format::count(names.len() as f64);
                 match kind.as_str() {
                     "crash" => format!("{count} server(s) down ({shown})"),
                     "client_offline" => format!("{count} client(s) offline ({shown})"),
