@@ -311,7 +311,7 @@ struct CachedView {
     pdus: Vec<PduId>,
 }
 
-/// Each (client, room) view, recomputed only when the client's map changed or one of the
+/// Each (client, room) view, recomputed only when the room's part of the client's map changed or one of the
 /// room's candidates expired since: exact, so the answers equal a full recomputation.
 #[derive(Default)]
 pub struct Views {
@@ -330,9 +330,10 @@ impl Views {
                 valid_until: 0,
                 pdus: vec![],
             });
-            if e.version != map.version() || t >= e.valid_until {
+            let version = map.room_version(room);
+            if e.version != version || t >= e.valid_until {
                 e.valid_until = map.view_pdus_into(room, t, &mut e.pdus);
-                e.version = map.version();
+                e.version = version;
             }
         }
     }

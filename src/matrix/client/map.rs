@@ -42,8 +42,12 @@ pub struct EphemeralMap {
     /// Per key, the candidates that can still win at some future time: sorted by order,
     /// descending; a candidate beaten by one that also outlives it is dropped.
     entries: BTreeMap<MapKey, Slot>,
-    /// Bumped on every change of `entries` (lets an observer cache views exactly).
+    /// Bumped on every change of `entries`.
     version: u64,
+    /// Per room with entries, sorted by room: `version` at the room's last change (lets an
+    /// observer cache each room's view exactly, without recomputing a client's every room
+    /// when one of them changed).
+    room_versions: Vec<(RoomId, u64)>,
 }
 
 /// One key of the map: its candidates, and the expiry timer already scheduled for it (kept
@@ -73,12 +77,33 @@ impl EphemeralMap {
             expire_entries,
             entries: BTreeMap::new(),
             version: 0,
+            room_versions: Vec::new(),
         }
     }
 
     /// A counter that changes whenever the map's entries do.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// A counter that changes whenever the entries of `room` do (0 while it has none).
+    pub fn room_version(&self, room: RoomId) -> u64 {
+        match self.room_versions.binary_search_by_key(&room, |e| e.0) {
+            Ok(i) => self.room_versions[i].1,
+            Err(_) => 0,
+        }
+    }
+
+    /// The smallest key of a room (the start of its range in `entries`).
+    fn room_start(room: RoomId) -> MapKey {
+        // One shared empty sticky key: a range start per view would otherwise allocate.
+        static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+        MapKey {
+            room,
+            sender: ClientId(0),
+            ev_type: EvType(0),
+            sticky_key: EMPTY.clone(),
+        }
     }
 
     fn alive(&self, c: &Candidate, now: Time) -> bool {
@@ -111,11 +136,16 @@ impl EphemeralMap {
     /// Insert an event. Returns true if the map did not already hold it.
     pub fn insert(&mut self, key: MapKey, cand: Candidate, now: Time) -> bool {
         let expire = self.expire_entries;
+        let room = key.room;
         let list = &mut self.entries.entry(key).or_default().cands;
         if list.iter().any(|c| c.pdu == cand.pdu) {
             return false;
         }
         self.version += 1;
+        match self.room_versions.binary_search_by_key(&room, |e| e.0) {
+            Ok(i) => self.room_versions[i].1 = self.version,
+            Err(i) => self.room_versions.insert(i, (room, self.version)),
+        }
         let pos = list.partition_point(|c| c.order > cand.order);
         // Prune: drop expired candidates and those beaten by a higher one that lives at
         // least as long. The new candidate is judged in its place before it is stored, so
@@ -185,12 +215,7 @@ impl EphemeralMap {
 
     /// Active keys of a room with their winning events (the client's view, MSC4354 "Implementing an ephemeral map").
     pub fn view(&self, room: RoomId, now: Time) -> Vec<(&MapKey, PduId)> {
-        let lo = MapKey {
-            room,
-            sender: ClientId(0),
-            ev_type: EvType(0),
-            sticky_key: Arc::from(""),
-        };
+        let lo = Self::room_start(room);
         self.entries
             .range(lo..)
             .take_while(|(k, _)| k.room == room)
@@ -204,15 +229,10 @@ impl EphemeralMap {
     /// The winning events of the active keys of a room, in key order, into `out` (cleared
     /// first): `view` without the keys, for comparing views cheaply. Returns the earliest
     /// instant after `now` at which a candidate of the room expires (`Time::MAX` if none):
-    /// until then, and while `version` stays the same, the view does not change.
+    /// until then, and while `room_version(room)` stays the same, the view does not change.
     pub fn view_pdus_into(&self, room: RoomId, now: Time, out: &mut Vec<PduId>) -> Time {
         out.clear();
-        let lo = MapKey {
-            room,
-            sender: ClientId(0),
-            ev_type: EvType(0),
-            sticky_key: Arc::from(""),
-        };
+        let lo = Self::room_start(room);
         let mut until = Time::MAX;
         for (_, slot) in self.entries.range(lo..).take_while(|(k, _)| k.room == room) {
             if self.expire_entries {
@@ -228,12 +248,7 @@ impl EphemeralMap {
     }
 
     pub fn keys_in_room(&self, room: RoomId) -> impl Iterator<Item = &MapKey> {
-        let lo = MapKey {
-            room,
-            sender: ClientId(0),
-            ev_type: EvType(0),
-            sticky_key: Arc::from(""),
-        };
+        let lo = Self::room_start(room);
         self.entries
             .range(lo..)
             .take_while(move |(k, _)| k.room == room)
