@@ -285,6 +285,7 @@ impl MatrixRtc {
             }
             // The delayed leave already fired: join again.
             Answer::DelayRestarted { found: false } => self.start(w, ctx, i),
+            // Not sent: a 200 to a restart carries nothing to act on (`Server::restart_delayed`).
             Answer::DelayRestarted { found: true } => {}
         }
     }
