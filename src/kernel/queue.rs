@@ -31,7 +31,10 @@
 //! rest filed into buckets.
 //!
 //! Cancellation is lazy: a cancelled sequence number is remembered and its entry skipped
-//! when it reaches the front.
+//! when it reaches the front. It is remembered as one bit per sequence number: the events
+//! that reach the front together were mostly scheduled close together, so their bits share
+//! a few cache lines, where a hash set cost a cache miss per event (6% of a 10 000-server
+//! run). One bit per event scheduled up to the last cancelled one: 6 MB for 47 M events.
 
 use super::time::Time;
 use std::collections::VecDeque;
@@ -58,9 +61,50 @@ const SORT_MAX: usize = if cfg!(test) { 3 } else { 64 };
 /// `front` longer than this after an insertion in its middle is cut back (see `spill`).
 const FRONT_CAP: usize = if cfg!(test) { 4 } else { 128 };
 
-/// The cancelled set: sequence numbers are dense integers chosen by the queue, hashed with
-/// one multiplication ([`IdHasher`](super::hash::IdHasher)).
-type SeqSet = super::hash::IdSet<u64>;
+/// The cancelled sequence numbers (dense integers chosen by the queue), as bits.
+#[derive(Default)]
+struct SeqBits {
+    words: Vec<u64>,
+    /// Bits set.
+    count: usize,
+}
+
+impl SeqBits {
+    /// Set the bit of `seq`; false if it was set already.
+    fn insert(&mut self, seq: u64) -> bool {
+        let (w, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        if self.words.len() <= w {
+            self.words.resize(w + 1, 0);
+        }
+        let was = self.words[w] & bit != 0;
+        self.words[w] |= bit;
+        self.count += usize::from(!was);
+        !was
+    }
+
+    /// Clear the bit of `seq`; whether it was set.
+    #[inline]
+    fn remove(&mut self, seq: u64) -> bool {
+        let (w, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        match self.words.get_mut(w) {
+            Some(word) if *word & bit != 0 => {
+                *word &= !bit;
+                self.count -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+}
 
 pub struct EventQueue<E> {
     /// Every pending event at or before `hi`, in (time, sequence) order.
@@ -73,8 +117,7 @@ pub struct EventQueue<E> {
     hi: Time,
     len: usize,
     next_seq: u64,
-    // Only membership is asked of this set; its order never reaches an outcome.
-    cancelled: SeqSet,
+    cancelled: SeqBits,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -105,7 +148,7 @@ impl<E> EventQueue<E> {
             hi: 0,
             len: 0,
             next_seq: 0,
-            cancelled: SeqSet::default(),
+            cancelled: SeqBits::default(),
         }
     }
 
@@ -229,7 +272,7 @@ impl<E> EventQueue<E> {
                 return true;
             }
             let seq = self.front.front().expect("refilled").seq;
-            if !self.cancelled.remove(&seq) {
+            if !self.cancelled.remove(seq) {
                 return true;
             }
             self.front.pop_front();
