@@ -49,6 +49,8 @@ pub struct Open {
     open_in_room: Vec<BTreeSet<u32>>,
     /// Live (joined and online) clients of each room, sorted by id; indexed by room.
     live: Vec<Vec<ClientId>>,
+    /// Per room, a counter bumped whenever its live list changes.
+    live_epochs: Vec<u64>,
     /// Rooms each client is joined to (ground truth).
     rooms_of: BTreeMap<ClientId, BTreeSet<RoomId>>,
     pub writes: Vec<Write>,
@@ -62,6 +64,11 @@ impl Open {
     /// Live (joined and online) clients of a room, sorted by id.
     pub fn live_members(&self, room: RoomId) -> &[ClientId] {
         self.live.get(room.ix()).map_or(&[], |v| v.as_slice())
+    }
+
+    /// A counter that changes whenever the room's live list does.
+    pub fn live_epoch(&self, room: RoomId) -> u64 {
+        self.live_epochs.get(room.ix()).copied().unwrap_or(0)
     }
 
     /// The number of a key, given one at first sight.
@@ -100,14 +107,18 @@ impl Open {
         if self.live.len() <= room.ix() {
             self.live.resize_with(room.ix() + 1, Vec::new);
         }
+        if self.live_epochs.len() <= room.ix() {
+            self.live_epochs.resize(room.ix() + 1, 0);
+        }
         let v = &mut self.live[room.ix()];
         match (v.binary_search(&client), live) {
             (Err(i), true) => v.insert(i, client),
             (Ok(i), false) => {
                 v.remove(i);
             }
-            _ => {}
+            _ => return,
         }
+        self.live_epochs[room.ix()] += 1;
     }
 
     /// A sticky write to follow (its own check waits for the next change of its key).
@@ -311,18 +322,41 @@ struct CachedView {
     pdus: Vec<PduId>,
 }
 
-/// Each (client, room) view, recomputed only when the room's part of the client's map changed or one of the
-/// room's candidates expired since: exact, so the answers equal a full recomputation.
+/// Each (client, room) view, recomputed only when the room's part of the client's map
+/// changed or one of the room's candidates expired since; and each room's answer, reused
+/// while nothing of the room changed: exact, so the answers equal a full recomputation.
 #[derive(Default)]
 pub struct Views {
     cache: IdMap<(ClientId, RoomId), CachedView>,
+    /// Per room, the last answer and when it stops holding.
+    rooms: Vec<RoomAnswer>,
+}
+
+/// A room's last answer: it holds while no client's map changed in the room (`fresh`),
+/// the live list is the same (`live_epoch`) and no candidate of the room has expired
+/// (before `until`, the earliest `valid_until` of its live clients' views).
+#[derive(Clone, Copy, Default)]
+struct RoomAnswer {
+    fresh: bool,
+    live_epoch: u64,
+    until: Time,
+    answer: (u32, f64),
 }
 
 impl Views {
+    /// A client's map changed in `room` (every insert comes with a `Synced` probe naming
+    /// the keys it touched).
+    pub fn map_changed(&mut self, room: RoomId) {
+        if let Some(r) = self.rooms.get_mut(room.ix()) {
+            r.fresh = false;
+        }
+    }
+
     /// Bring the cached view of each of `live` in `room` up to date at `t` (samples come in
     /// time order, so a cached view computed earlier is still right if nothing changed and
-    /// nothing expired in between).
-    fn refresh(&mut self, w: &World, live: &[ClientId], room: RoomId, t: Time) {
+    /// nothing expired in between). Returns the earliest instant one of them expires.
+    fn refresh(&mut self, w: &World, live: &[ClientId], room: RoomId, t: Time) -> Time {
+        let mut until = Time::MAX;
         for c in live {
             let map = &w.clients[*c].map;
             let e = self.cache.entry((*c, room)).or_insert(CachedView {
@@ -335,12 +369,27 @@ impl Views {
                 e.valid_until = map.view_pdus_into(room, t, &mut e.pdus);
                 e.version = version;
             }
+            until = until.min(e.valid_until);
         }
+        until
     }
 
-    /// (distinct views, fraction of client pairs that agree) among `live` clients of a room.
-    pub fn agreement(&mut self, w: &World, live: &[ClientId], room: RoomId, t: Time) -> (u32, f64) {
-        self.refresh(w, live, room, t);
+    /// (distinct views, fraction of client pairs that agree) among `live` clients of a room
+    /// (`live_epoch`: [`Open::live_epoch`] of the room).
+    pub fn agreement(
+        &mut self,
+        w: &World,
+        live: &[ClientId],
+        live_epoch: u64,
+        room: RoomId,
+        t: Time,
+    ) -> (u32, f64) {
+        if let Some(r) = self.rooms.get(room.ix()) {
+            if r.fresh && r.live_epoch == live_epoch && t < r.until {
+                return r.answer;
+            }
+        }
+        let until = self.refresh(w, live, room, t);
         // A view is its winning events in key order: each event has one key, so two views
         // are equal exactly when their event lists are.
         let mut groups: BTreeMap<&[PduId], u32> = BTreeMap::new();
@@ -348,7 +397,17 @@ impl Views {
             let v = self.cache[&(*c, room)].pdus.as_slice();
             *groups.entry(v).or_insert(0) += 1;
         }
-        agreement_of(live.len(), groups.values())
+        let answer = agreement_of(live.len(), groups.values());
+        if self.rooms.len() <= room.ix() {
+            self.rooms.resize(room.ix() + 1, RoomAnswer::default());
+        }
+        self.rooms[room.ix()] = RoomAnswer {
+            fresh: true,
+            live_epoch,
+            until,
+            answer,
+        };
+        answer
     }
 }
 

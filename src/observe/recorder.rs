@@ -405,6 +405,7 @@ impl Observer {
             changes,
         } = s;
         for (key, before, after) in &changes {
+            self.views.map_changed(key.room);
             if after != before {
                 self.open.map_top(w, client, key, t, after.clone());
             }
@@ -491,7 +492,8 @@ impl Observer {
     pub fn sample(&mut self, w: &World, t: Time) {
         for room in w.sh.dir.rooms.ids() {
             let live = self.open.live_members(room);
-            let (distinct, frac) = self.views.agreement(w, live, room, t);
+            let epoch = self.open.live_epoch(room);
+            let (distinct, frac) = self.views.agreement(w, live, epoch, room, t);
             if self.verify_views {
                 assert_eq!(
                     (distinct, frac),
@@ -531,7 +533,8 @@ impl Observer {
         let mut divergent = 0;
         for r in w.sh.dir.rooms.ids() {
             let live = self.open.live_members(r);
-            let distinct = self.views.agreement(w, live, r, t).0;
+            let epoch = self.open.live_epoch(r);
+            let distinct = self.views.agreement(w, live, epoch, r, t).0;
             if self.verify_views {
                 assert_eq!(distinct, view_agreement(w, live, r, t).0, "end views {r:?}");
             }
