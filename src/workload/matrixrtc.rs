@@ -97,30 +97,40 @@ pub fn choose_crashes(
     chosen
 }
 
-/// A MatrixRTC participant: a client application in a call.
+/// A MatrixRTC participant: a client application in a call. (What every participant of a
+/// workload shares is in [`Call`]; a participant is touched at every heartbeat, so it is
+/// kept small.)
 #[derive(Clone, Debug)]
 pub struct Participant {
+    /// When the pending restart is due: the one restart loop (a timer due at another time
+    /// is stale, from before a rejoin reset the loop); `NONE` when none is pending.
+    pub restart_at: Time,
+    pub stop_at: Time,
+    pub delay_id: DelayId,
     pub client: ClientId,
-    pub room: RoomId,
+    pub active: bool,
+    pub crash: bool,
+    /// When the pending re-send of the join is due (likewise one loop); `NONE` if none.
+    pub resend_at: Time,
     /// The membership's sticky key, shared by every event and request that carries it.
     pub member_key: Arc<str>,
-    pub join_at: Time,
-    pub stop_at: Time,
-    pub crash: bool,
-    pub sticky_duration_ms: i64,
-    pub leave_delay: Time,
-    pub restart_every: Time,
-    pub resend_before: Time,
-    pub heartbeat: bool,
-    pub delay_id: DelayId,
-    pub active: bool,
-    /// When the pending restart is due: the one restart loop (a timer due at another time
-    /// is stale, from before a rejoin reset the loop).
-    pub restart_at: Option<Time>,
-    /// When the pending re-send of the join is due (likewise one loop).
-    pub resend_at: Option<Time>,
     /// The wait before the next try of a join whose client was offline (0: none yet).
     pub start_wait: Time,
+}
+
+/// `Participant::restart_at` / `resend_at` when nothing is pending (no timer is ever due at
+/// the end of time).
+const NONE: Time = Time::MAX;
+
+/// What the participants of one `matrixrtc` workload share.
+#[derive(Clone, Copy, Debug)]
+struct Call {
+    room: RoomId,
+    sticky_duration_ms: i64,
+    leave_delay: Time,
+    restart_every: Time,
+    resend_before: Time,
+    heartbeat: bool,
 }
 
 /// The first wait before a join tried while the client was offline is tried again.
@@ -134,6 +144,7 @@ pub struct MatrixRtc {
     quiet_from: Time,
     /// Global participant numbers start here (participants of earlier workloads come first).
     first: u32,
+    call: Call,
     participants: Vec<Participant>,
 }
 
@@ -168,24 +179,14 @@ impl MatrixRtc {
             let crash = crashing.binary_search(&n).is_ok();
             let id = first + participants.len() as u32;
             participants.push(Participant {
-                client,
-                room,
-                member_key: format!("_{}_{}.{n}", p.world.sh.dir.user_id(client), p.name).into(),
-                join_at,
+                restart_at: NONE,
                 stop_at,
-                crash,
-                sticky_duration_ms: m.sticky_duration.ms() as i64,
-                leave_delay: m.heartbeat.leave_delay.us(),
-                restart_every: restart_period(
-                    m.heartbeat.leave_delay.us(),
-                    m.heartbeat.restart_every.us(),
-                ),
-                resend_before: m.resend_before_expiry.us(),
-                heartbeat: m.heartbeat.enabled,
                 delay_id: DelayId(0),
+                client,
                 active: false,
-                restart_at: None,
-                resend_at: None,
+                crash,
+                resend_at: NONE,
+                member_key: format!("_{}_{}.{n}", p.world.sh.dir.user_id(client), p.name).into(),
                 start_wait: 0,
             });
             p.world.probe(Probe::RtcPlanned { participant: id });
@@ -201,10 +202,22 @@ impl MatrixRtc {
             }
         }
         *p.participants = first + participants.len() as u32;
+        let call = Call {
+            room,
+            sticky_duration_ms: m.sticky_duration.ms() as i64,
+            leave_delay: m.heartbeat.leave_delay.us(),
+            restart_every: restart_period(
+                m.heartbeat.leave_delay.us(),
+                m.heartbeat.restart_every.us(),
+            ),
+            resend_before: m.resend_before_expiry.us(),
+            heartbeat: m.heartbeat.enabled,
+        };
         Ok(MatrixRtc {
             app: p.app,
             quiet_from: p.quiet_from,
             first,
+            call,
             participants,
         })
     }
@@ -217,9 +230,10 @@ impl MatrixRtc {
     }
 
     fn key(&self, local: u32) -> MapKey {
+        let c = self.call;
         let p = &self.participants[local as usize];
         MapKey {
-            room: p.room,
+            room: c.room,
             sender: p.client,
             ev_type: TYPE_RTC_MEMBER,
             sticky_key: p.member_key.clone(),
@@ -237,6 +251,7 @@ impl MatrixRtc {
     }
 
     fn start(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let c = self.call;
         let p = &mut self.participants[i as usize];
         if !w.client_online(p.client) {
             // MSC4143 (js-sdk MembershipManager): a join tried while offline is retried, with
@@ -249,7 +264,7 @@ impl MatrixRtc {
             return;
         }
         p.active = true;
-        if !p.heartbeat {
+        if !c.heartbeat {
             self.send_join(w, ctx, i);
             return;
         }
@@ -258,17 +273,18 @@ impl MatrixRtc {
         p.delay_id = delay_id;
         let req = ClientReq::ScheduleDelayed(DelayedLeave {
             delay_id,
-            room: p.room,
+            room: c.room,
             ev_type: TYPE_RTC_MEMBER,
             key: p.member_key.clone(),
-            duration_ms: p.sticky_duration_ms,
-            delay: p.leave_delay,
+            duration_ms: c.sticky_duration_ms,
+            delay: c.leave_delay,
         });
         let (client, tag) = (p.client, self.tag(i));
         w.client_send(ctx, client, req, Some(tag));
     }
 
     fn on_answer(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32, answer: Answer) {
+        let c = self.call;
         let p = &self.participants[i as usize];
         if !p.active || !w.client_online(p.client) {
             return;
@@ -279,8 +295,8 @@ impl MatrixRtc {
                 // One restart loop per participant (MSC4140/js-sdk MembershipManager): a
                 // rejoin resets it rather than starting a second loop beside the first.
                 let p = &mut self.participants[i as usize];
-                let every = p.restart_every;
-                p.restart_at = Some(ctx.now() + every);
+                let every = c.restart_every;
+                p.restart_at = ctx.now() + every;
                 self.timer(ctx, every, Step::Restart, i);
             }
             // The delayed leave already fired: join again.
@@ -291,13 +307,14 @@ impl MatrixRtc {
     }
 
     fn send_join(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let c = self.call;
         let now = ctx.now();
         let p = &self.participants[i as usize];
         let req = ClientReq::Sticky(StickySend {
-            room: p.room,
+            room: c.room,
             ev_type: TYPE_RTC_MEMBER,
             key: p.member_key.clone(),
-            duration: DurationField::Ms(p.sticky_duration_ms),
+            duration: DurationField::Ms(c.sticky_duration_ms),
             leave: false,
             ots_offset_ms: 0,
             only_to: None,
@@ -305,8 +322,8 @@ impl MatrixRtc {
         let (client, tag) = (p.client, self.tag(i));
         // js-sdk: re-send the join `resend_before` before its stickiness ends (5 s).
         let again =
-            crate::kernel::time::from_ms(p.sticky_duration_ms.clamp(0, MAX_STICKY_MS) as u64)
-                .saturating_sub(p.resend_before);
+            crate::kernel::time::from_ms(c.sticky_duration_ms.clamp(0, MAX_STICKY_MS) as u64)
+                .saturating_sub(c.resend_before);
         w.probe(Probe::RtcJoinSent {
             participant: self.first + i,
             key: self.key(i),
@@ -316,19 +333,20 @@ impl MatrixRtc {
         // One re-send loop: a join sent for any reason resets it (js-sdk `UpdateExpiry`).
         let due = now + again;
         if again > 0 && due < self.quiet_from {
-            self.participants[i as usize].resend_at = Some(due);
+            self.participants[i as usize].resend_at = due;
             self.timer(ctx, again, Step::Resend, i);
         } else {
-            self.participants[i as usize].resend_at = None;
+            self.participants[i as usize].resend_at = NONE;
         }
     }
 
     fn resend(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let c = self.call;
         let p = &mut self.participants[i as usize];
-        if p.resend_at != Some(ctx.now()) {
+        if p.resend_at != ctx.now() {
             return; // stale: a later join reset the loop
         }
-        p.resend_at = None;
+        p.resend_at = NONE;
         if !p.active || ctx.now() >= p.stop_at {
             return;
         }
@@ -337,27 +355,28 @@ impl MatrixRtc {
         } else {
             // MSC4354 "Proposal": an offline client re-sends its join once back online, so its
             // membership is sticky again; it tries every `resend_before` (at least 1 s) until then.
-            let again = p.resend_before.max(crate::kernel::time::from_ms(1000));
+            let again = c.resend_before.max(crate::kernel::time::from_ms(1000));
             if ctx.now() + again >= self.quiet_from {
                 return;
             }
-            p.resend_at = Some(ctx.now() + again);
+            p.resend_at = ctx.now() + again;
             self.timer(ctx, again, Step::Resend, i);
         }
     }
 
     fn restart(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let c = self.call;
         let now = ctx.now();
         let p = &mut self.participants[i as usize];
-        if p.restart_at != Some(now) {
+        if p.restart_at != now {
             return; // stale: a rejoin reset the loop
         }
-        p.restart_at = None;
+        p.restart_at = NONE;
         if !p.active || now >= p.stop_at {
             return;
         }
-        let (client, every) = (p.client, p.restart_every);
-        p.restart_at = Some(now + every);
+        let (client, every) = (p.client, c.restart_every);
+        p.restart_at = now + every;
         if !w.client_online(client) {
             // MSC4143 (js-sdk MembershipManager): an offline client keeps its restart loop and
             // restarts once back online; finding the delayed leave gone, it joins again.
@@ -375,6 +394,7 @@ impl MatrixRtc {
     }
 
     fn stop(&mut self, w: &mut World, ctx: &mut Ctx<'_, Ev>, i: u32) {
+        let c = self.call;
         let now = ctx.now();
         let p = &mut self.participants[i as usize];
         if !p.active {
@@ -398,17 +418,17 @@ impl MatrixRtc {
             key: self.key(i),
             t: now,
         });
-        if p.heartbeat {
+        if c.heartbeat {
             let req = ClientReq::CancelDelayed {
                 delay_id: p.delay_id,
             };
             w.client_send(ctx, p.client, req, Some(self.tag(i)));
         }
         let req = ClientReq::Sticky(StickySend {
-            room: p.room,
+            room: c.room,
             ev_type: TYPE_RTC_MEMBER,
             key: p.member_key.clone(),
-            duration: DurationField::Ms(p.sticky_duration_ms),
+            duration: DurationField::Ms(c.sticky_duration_ms),
             leave: true,
             ots_offset_ms: 0,
             only_to: None,
