@@ -143,16 +143,20 @@ pub fn for_each_due(
 ) {
     // Members of each room with their membership intervals, by client.
     let mut members: BTreeMap<RoomId, Vec<(ClientId, Intervals)>> = BTreeMap::new();
-    for ((client, room), v) in &obs.membership {
+    let mut pairs: Vec<&(ClientId, RoomId)> = obs.membership.keys().collect();
+    pairs.sort_unstable();
+    for pair @ (client, room) in pairs {
         members
             .entry(*room)
             .or_default()
-            .push((*client, intervals(v, end)));
+            .push((*client, intervals(&obs.membership[pair], end)));
     }
     let online: BTreeMap<ClientId, Vec<(Time, Time)>> = obs
         .online_changes
         .iter()
-        .map(|(c, v)| (*c, intervals(v, end)))
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(c, v)| (ClientId(c as u32), intervals(v, end)))
         .collect();
     // A crashed MatrixRTC participant's own client: the application is gone, so what it
     // did not receive before the crash is nobody's loss (the earliest crash per client).

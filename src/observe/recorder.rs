@@ -140,8 +140,10 @@ pub struct Observer {
     pub queue_expired: IdMap<(ServerId, PduId), bool>,
     pub soft_failed: IdSet<(ServerId, PduId)>,
     /// Ground-truth membership and online intervals: (time, state) changes.
-    pub membership: BTreeMap<(ClientId, RoomId), Vec<(Time, bool)>>,
-    pub online_changes: BTreeMap<ClientId, Vec<(Time, bool)>>,
+    /// (Looked up at every receipt: hashed, not ordered; sort the keys to walk it in order.)
+    pub membership: IdMap<(ClientId, RoomId), Vec<(Time, bool)>>,
+    /// Indexed by client (empty for a client never seen online or offline).
+    pub online_changes: Vec<Vec<(Time, bool)>>,
     pub online: Vec<bool>,
     pub room_members: BTreeMap<RoomId, BTreeSet<ClientId>>,
     /// Down intervals of each server (crashes), end None while down.
@@ -320,10 +322,10 @@ impl Observer {
             } => self.open.map_top(w, client, &key, t, top),
             Probe::ClientOnline { client, online, t } => {
                 self.online[client.ix()] = online;
-                self.online_changes
-                    .entry(client)
-                    .or_default()
-                    .push((t, online));
+                if self.online_changes.len() <= client.ix() {
+                    self.online_changes.resize_with(client.ix() + 1, Vec::new);
+                }
+                self.online_changes[client.ix()].push((t, online));
                 self.open.set_online(w, client, online, t);
             }
             Probe::Membership {

@@ -14,7 +14,6 @@ use crate::kernel::hash::IdMap;
 use crate::kernel::Time;
 use crate::matrix::world::World;
 use crate::matrix::{ClientId, PduId, RoomId};
-use std::collections::BTreeMap;
 
 /// What summary mode keeps about receipts.
 #[derive(Clone, Debug)]
@@ -40,8 +39,9 @@ impl Default for Tally {
 /// The ground truth a receipt is judged against: membership and online changes so far.
 pub struct History<'a> {
     pub w: &'a World,
-    pub membership: &'a BTreeMap<(ClientId, RoomId), Vec<(Time, bool)>>,
-    pub online: &'a BTreeMap<ClientId, Vec<(Time, bool)>>,
+    pub membership: &'a IdMap<(ClientId, RoomId), Vec<(Time, bool)>>,
+    /// Indexed by client.
+    pub online: &'a [Vec<(Time, bool)>],
 }
 
 impl Tally {
@@ -84,7 +84,8 @@ impl Tally {
         bits[word] |= bit;
         let lo = info.created;
         let hi = info.origin_end.max(lo).max(lo + 1);
-        let (mem, on) = (h.membership.get(&(client, room)), h.online.get(&client));
+        let mem = h.membership.get(&(client, room));
+        let on = h.online.get(client.ix()).filter(|v| !v.is_empty());
         // The common case without building intervals: joined and online since before `t`,
         // and since before the window's end: the two open intervals overlap the window.
         if let (Some(&(mt, true)), Some(&(ot, true))) =

@@ -194,8 +194,8 @@ pub fn render(
             }
         }
     }
-    for (c, changes) in &obs.online_changes {
-        let name = &w.sh.dir.clients[*c].name;
+    for (c, changes) in obs.online_changes.iter().enumerate() {
+        let name = &w.sh.dir.clients[ClientId(c as u32)].name;
         for (t, on) in changes {
             if *t > 0 {
                 let kind = if *on { "online" } else { "offline" };
