@@ -45,7 +45,9 @@ pub fn push_row(buf: &mut String, fields: &[&str]) {
 
 /// Append one CSV field, quoted only when it needs it.
 fn push_field(buf: &mut String, f: &str) {
-    if f.contains([',', '"', '\n']) {
+    // A byte scan: these are ASCII, and a `char` pattern decodes every character (this
+    // was 3% of a 10 000-server run, which writes a name in each of its 10 M rows).
+    if f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n')) {
         buf.push('"');
         buf.push_str(&f.replace('"', "\"\""));
         buf.push('"');
