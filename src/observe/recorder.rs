@@ -5,7 +5,6 @@ use super::convergence::{view_agreement, Open, Views};
 use super::running::{Divergence, FedTotals, SyncTotals};
 use super::spam::{Fresh, FreshSync};
 use super::stream::{StreamTo, Streams};
-use super::tables::{convergence_row, syncs_row, timeseries_row};
 use super::tally::{History, Tally};
 use super::Path;
 use crate::kernel::hash::{IdMap, IdSet};
@@ -186,14 +185,14 @@ impl Observer {
     }
 
     /// Where the streamed CSV files go from now on.
-    pub fn stream_to(&mut self, to: StreamTo<'_>) -> anyhow::Result<()> {
-        self.streams = Streams::open(to)?;
+    pub fn stream_to(&mut self, to: StreamTo<'_>, w: &World) -> anyhow::Result<()> {
+        self.streams = Streams::open(to, w)?;
         Ok(())
     }
 
     /// After a step at `now`: write the federation rows that are final, now and then.
     pub fn tick(&mut self, w: &World, now: Time) {
-        self.streams.fed.tick(w, now);
+        self.streams.tick(w, now);
     }
 
     /// Consume everything the model reported since the last call.
@@ -308,7 +307,7 @@ impl Observer {
             Probe::Attempt(a) => {
                 let row = send_row(w, &a);
                 self.fed_totals.add(&row);
-                self.streams.fed.push(row);
+                self.streams.fed(row);
             }
             Probe::QueueDepth { depth, .. } => {
                 self.max_queue_depth = self.max_queue_depth.max(depth)
@@ -487,7 +486,7 @@ impl Observer {
             gappy,
         };
         self.sync_totals.add(&row);
-        self.streams.syncs.row(|l| syncs_row(l, &row, w));
+        self.streams.sync(row);
     }
 
     /// Record the state of the world at a sample instant.
@@ -511,7 +510,7 @@ impl Observer {
                 agreeing_pair_fraction: frac,
             };
             self.divergence.add(&row);
-            self.streams.conv.row(|l| convergence_row(l, &row, w));
+            self.streams.conv(row);
         }
         for (s, sv) in w.servers.enumerate() {
             let row = SeriesRow {
@@ -523,10 +522,10 @@ impl Observer {
                 deferred: sv.deferred.len(),
                 fresh: self.fresh.at(w, s, t),
             };
-            self.streams.series.row(|l| timeseries_row(l, &row, w));
+            self.streams.series(row);
         }
         // Every event at or before `t` has been handled.
-        self.streams.fed.flush(w, t);
+        self.streams.flush(w, t);
     }
 
     /// Views at the end of the run: rooms whose live clients disagree.

@@ -1,11 +1,15 @@
 //! The big CSV files of a run (federation, syncs, convergence, timeseries) written row by
 //! row while the run goes, to temporary files in the run folder (docs/performance.md
-//! "Streaming the big CSV files"): no row and no CSV text of them is kept in memory.
+//! "Streaming the big CSV files"): no row and no CSV text of them is kept in memory. The
+//! run hands its rows over in batches; a writer thread formats and writes them ("A writer
+//! thread"), so a 2-core machine formats 10 M rows beside the simulation, not in it.
 //! A run that stops early drops its [`Streams`], which removes the temporary files; a
 //! finished run hands them to `run::write`, which digests and renames them.
 
-use super::recorder::SendRow;
-use super::tables::{federation_row, FEDERATION_HEADER};
+use super::recorder::{ConvRow, SendRow, SeriesRow, SyncRow};
+use super::tables::{
+    convergence_row, federation_row, syncs_row, timeseries_row, FEDERATION_HEADER,
+};
 use crate::kernel::Time;
 use crate::matrix::world::World;
 use crate::matrix::ServerId;
@@ -173,7 +177,6 @@ impl CsvStream {
 /// and every open attempt's start is final.
 #[derive(Default)]
 pub struct FedStream {
-    pub csv: CsvStream,
     /// Rows by their sort key, then arrival (the sort was stable).
     buf: BTreeMap<(Time, ServerId, ServerId, u64, u32, u64), SendRow>,
     seq: u64,
@@ -187,22 +190,11 @@ pub struct FedStream {
     hold_all: bool,
 }
 
-/// Buffered federation rows that make [`FedStream::tick`] look for final rows.
+/// Buffered federation rows that make [`Streams::tick`] look for final rows.
 const FED_CHECK_ROWS: usize = 1 << 16;
 
 impl FedStream {
-    pub fn open(to: StreamTo<'_>) -> anyhow::Result<Self> {
-        Ok(FedStream {
-            csv: CsvStream::open(to, "federation.csv", FEDERATION_HEADER)?,
-            hold_all: matches!(to, StreamTo::Memory),
-            ..Default::default()
-        })
-    }
-
-    pub fn push(&mut self, row: SendRow) {
-        if !self.csv.active() {
-            return;
-        }
+    fn push(&mut self, row: SendRow) {
         if row.t < self.written_below {
             self.late.get_or_insert(row.t);
         }
@@ -218,17 +210,194 @@ impl FedStream {
         self.buf.insert(key, row);
     }
 
-    /// After a step at `now`: write the final rows when the buffer has grown.
-    pub fn tick(&mut self, w: &World, now: Time) {
-        if !self.hold_all && self.buf.len() >= self.check_at.max(FED_CHECK_ROWS) {
-            self.flush(w, now);
-            self.check_at = (2 * self.buf.len()).max(FED_CHECK_ROWS);
+    /// The rows that start before `below`, in order, to `out`.
+    fn write_below(&mut self, out: &mut Writer, below: Time) {
+        while let Some(e) = self.buf.first_entry() {
+            if e.key().0 >= below {
+                break;
+            }
+            out.push(Row::Fed(e.remove()));
+        }
+        self.written_below = self.written_below.max(below);
+    }
+}
+
+/// One row of a streamed file, as the observer made it: the writer thread formats it.
+pub enum Row {
+    Fed(SendRow),
+    Sync(SyncRow),
+    Conv(ConvRow),
+    Series(SeriesRow),
+}
+
+/// The names the rows' ids stand for (copied once for the writer thread).
+pub struct Names {
+    pub servers: Vec<String>,
+    pub clients: Vec<String>,
+    pub rooms: Vec<String>,
+}
+
+impl Names {
+    pub fn of(w: &World) -> Names {
+        let dir = &w.sh.dir;
+        Names {
+            servers: dir.servers.iter().cloned().collect(),
+            clients: dir.clients.iter().map(|c| c.name.clone()).collect(),
+            rooms: dir.rooms.iter().map(|r| r.name.clone()).collect(),
+        }
+    }
+}
+
+/// Rows per message to the writer thread.
+const BATCH_ROWS: usize = 4096;
+/// Batches in flight to the writer thread (the run waits when it is this far behind).
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// The four files' rows on their way to a thread that formats and writes them (docs/
+/// performance.md "A writer thread"): the run's own thread only hands rows over, in
+/// batches. One thread writes every row in the order it was handed over, so the files are
+/// byte for byte what one thread would write.
+#[derive(Default)]
+struct Writer {
+    batch: Vec<Row>,
+    to: Option<std::sync::mpsc::SyncSender<Vec<Row>>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<Vec<CsvFile>>>>,
+}
+
+impl Writer {
+    fn start(files: [CsvStream; 4], names: Names) -> Writer {
+        let (to, from) = std::sync::mpsc::sync_channel::<Vec<Row>>(BATCHES_IN_FLIGHT);
+        let thread = std::thread::spawn(move || {
+            let [mut fed, mut syncs, mut conv, mut series] = files;
+            for batch in from {
+                for row in batch {
+                    match row {
+                        Row::Fed(r) => fed.row(|l| federation_row(l, &r, &names)),
+                        Row::Sync(r) => syncs.row(|l| syncs_row(l, &r, &names)),
+                        Row::Conv(r) => conv.row(|l| convergence_row(l, &r, &names)),
+                        Row::Series(r) => series.row(|l| timeseries_row(l, &r, &names)),
+                    }
+                }
+            }
+            let mut out = vec![];
+            for f in [fed, syncs, conv, series] {
+                out.extend(f.finish()?);
+            }
+            Ok(out)
+        });
+        Writer {
+            batch: Vec::with_capacity(BATCH_ROWS),
+            to: Some(to),
+            thread: Some(thread),
         }
     }
 
-    /// Write every row that starts before `now` and before every open attempt.
+    fn active(&self) -> bool {
+        self.to.is_some()
+    }
+
+    fn push(&mut self, row: Row) {
+        if self.to.is_none() {
+            return;
+        }
+        self.batch.push(row);
+        if self.batch.len() >= BATCH_ROWS {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
+        if let Some(to) = &self.to {
+            // A closed channel means the thread stopped (a panic): `finish` reports it.
+            let _ = to.send(batch);
+        }
+    }
+
+    /// Hand over the last rows, wait for the thread, and take its files.
+    fn finish(&mut self) -> anyhow::Result<Vec<CsvFile>> {
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        self.to = None;
+        match self.thread.take() {
+            None => Ok(vec![]),
+            Some(t) => t
+                .join()
+                .map_err(|_| anyhow::anyhow!("internal error: the CSV writer thread panicked"))?,
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// A run that stops early: the thread finishes, and dropping its files removes them
+    /// before the run's error is reported.
+    fn drop(&mut self) {
+        self.batch.clear();
+        let _ = self.finish();
+    }
+}
+
+/// The four streamed files of a run, in the digest's order.
+#[derive(Default)]
+pub struct Streams {
+    fed: FedStream,
+    out: Writer,
+}
+
+impl Streams {
+    /// Streams to `to`; `w`: the world whose names the rows carry.
+    pub fn open(to: StreamTo<'_>, w: &World) -> anyhow::Result<Streams> {
+        use super::tables::{CONVERGENCE_HEADER, SYNCS_HEADER, TIMESERIES_HEADER};
+        if matches!(to, StreamTo::Nowhere) {
+            return Ok(Streams::default());
+        }
+        let files = [
+            CsvStream::open(to, "federation.csv", FEDERATION_HEADER)?,
+            CsvStream::open(to, "syncs.csv", SYNCS_HEADER)?,
+            CsvStream::open(to, "convergence.csv", CONVERGENCE_HEADER)?,
+            CsvStream::open(to, "timeseries.csv", TIMESERIES_HEADER)?,
+        ];
+        Ok(Streams {
+            fed: FedStream {
+                hold_all: matches!(to, StreamTo::Memory),
+                ..Default::default()
+            },
+            out: Writer::start(files, Names::of(w)),
+        })
+    }
+
+    /// A `/send` attempt's row (written once no attempt can start before it).
+    pub fn fed(&mut self, row: SendRow) {
+        if self.out.active() {
+            self.fed.push(row);
+        }
+    }
+
+    pub fn sync(&mut self, row: SyncRow) {
+        self.out.push(Row::Sync(row));
+    }
+
+    pub fn conv(&mut self, row: ConvRow) {
+        self.out.push(Row::Conv(row));
+    }
+
+    pub fn series(&mut self, row: SeriesRow) {
+        self.out.push(Row::Series(row));
+    }
+
+    /// After a step at `now`: write the final federation rows when their buffer has grown.
+    pub fn tick(&mut self, w: &World, now: Time) {
+        let f = &self.fed;
+        if !f.hold_all && f.buf.len() >= f.check_at.max(FED_CHECK_ROWS) {
+            self.flush(w, now);
+            self.fed.check_at = (2 * self.fed.buf.len()).max(FED_CHECK_ROWS);
+        }
+    }
+
+    /// Write every federation row that starts before `now` and before every open attempt.
     pub fn flush(&mut self, w: &World, now: Time) {
-        if self.hold_all || self.buf.is_empty() {
+        if self.fed.hold_all || self.fed.buf.is_empty() {
             return;
         }
         let open = w
@@ -240,68 +409,19 @@ impl FedStream {
             .map(|f| f.attempt_started)
             .min();
         let below = open.map_or(now, |o| o.min(now));
-        self.write_below(w, below);
+        self.fed.write_below(&mut self.out, below);
     }
 
-    fn write_below(&mut self, w: &World, below: Time) {
-        while let Some(e) = self.buf.first_entry() {
-            if e.key().0 >= below {
-                break;
-            }
-            let row = e.remove();
-            self.csv.row(|l| federation_row(l, &row, w));
-        }
-        self.written_below = self.written_below.max(below);
-    }
-
-    /// The run is over: write the rest, and close the file.
-    pub fn finish(mut self, w: &World) -> anyhow::Result<Option<CsvFile>> {
-        self.write_below(w, Time::MAX);
-        if let Some(t) = self.late {
+    /// Close every file: federation.csv, syncs.csv, convergence.csv, timeseries.csv
+    /// (none for streams to nowhere).
+    pub fn finish(mut self, _w: &World) -> anyhow::Result<Vec<CsvFile>> {
+        self.fed.write_below(&mut self.out, Time::MAX);
+        if let Some(t) = self.fed.late {
             anyhow::bail!(
                 "internal error: a federation.csv row starting at {} ms came after later rows were written",
                 crate::kernel::time::to_ms(t)
             );
         }
-        self.csv.finish()
-    }
-}
-
-/// The four streamed files of a run, in the digest's order.
-#[derive(Default)]
-pub struct Streams {
-    pub fed: FedStream,
-    pub syncs: CsvStream,
-    pub conv: CsvStream,
-    pub series: CsvStream,
-}
-
-impl Streams {
-    pub fn open(to: StreamTo<'_>) -> anyhow::Result<Streams> {
-        use super::tables::{CONVERGENCE_HEADER, SYNCS_HEADER, TIMESERIES_HEADER};
-        Ok(Streams {
-            fed: FedStream::open(to)?,
-            syncs: CsvStream::open(to, "syncs.csv", SYNCS_HEADER)?,
-            conv: CsvStream::open(to, "convergence.csv", CONVERGENCE_HEADER)?,
-            series: CsvStream::open(to, "timeseries.csv", TIMESERIES_HEADER)?,
-        })
-    }
-
-    /// Close every file: federation.csv, syncs.csv, convergence.csv, timeseries.csv
-    /// (none for streams to nowhere).
-    pub fn finish(self, w: &World) -> anyhow::Result<Vec<CsvFile>> {
-        let mut out = vec![];
-        for s in [
-            self.fed.finish(w)?,
-            self.syncs.finish()?,
-            self.conv.finish()?,
-            self.series.finish()?,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            out.push(s);
-        }
-        Ok(out)
+        self.out.finish()
     }
 }

@@ -4,6 +4,7 @@
 
 use super::delivery::{DeliveryRow, Fate};
 use super::recorder::{ConvRow, Observer, SendRow, SeriesRow, SyncRow};
+use super::stream::Names;
 use crate::kernel::time::{ms3_text, push_ms3, to_ms};
 use crate::kernel::Time;
 use crate::matrix::event::Content;
@@ -197,12 +198,12 @@ pub const FEDERATION_HEADER: &str =
 
 /// A row of federation.csv: one `/send` attempt (written in (start, origin, destination,
 /// txn, attempt) order by [`super::stream::FedStream`]).
-pub fn federation_row(line: &mut String, a: &SendRow, w: &World) {
-    let names = &w.sh.dir.servers;
+pub fn federation_row(line: &mut String, a: &SendRow, n: &Names) {
+    let names = &n.servers;
     let mut l = Line::new(line);
     l.ms3(a.t)
-        .text(&names[a.origin])
-        .text(&names[a.destination])
+        .text(&names[a.origin.ix()])
+        .text(&names[a.destination.ix()])
         .num(a.txn_id)
         .num(a.pdus)
         .num(a.sticky_pdus)
@@ -222,10 +223,10 @@ pub const SYNCS_HEADER: &str =
     "t_ms,client,room_count,timeline_events,sticky_events,inactionable_sticky,bytes,gappy";
 
 /// A row of syncs.csv: one sync response a client applied.
-pub fn syncs_row(line: &mut String, s: &SyncRow, w: &World) {
+pub fn syncs_row(line: &mut String, s: &SyncRow, n: &Names) {
     Line::new(line)
         .ms3(s.t)
-        .text(&w.sh.dir.clients[s.client].name)
+        .text(&n.clients[s.client.ix()])
         .num(s.room_count)
         .num(s.timeline_events)
         .num(s.sticky_events)
@@ -239,10 +240,10 @@ pub const CONVERGENCE_HEADER: &str = "t_ms,room,live_clients,distinct_views,agre
 
 /// A row of convergence.csv: per sample and room, how many distinct views its live
 /// clients hold.
-pub fn convergence_row(line: &mut String, r: &ConvRow, w: &World) {
+pub fn convergence_row(line: &mut String, r: &ConvRow, n: &Names) {
     Line::new(line)
         .ms(r.t)
-        .text(&w.sh.dir.rooms[r.room].name)
+        .text(&n.rooms[r.room.ix()])
         .num(r.live_clients)
         .num(r.distinct_views)
         .fixed(r.agreeing_pair_fraction, 4)
@@ -253,10 +254,10 @@ pub const TIMESERIES_HEADER: &str = "t_ms,server,queue_depth,in_backoff,tokens,d
 
 /// A row of timeseries.csv: per sample and server, its queues, backoff, tokens and
 /// deferred events, and what a client syncing afresh there would receive.
-pub fn timeseries_row(line: &mut String, r: &SeriesRow, w: &World) {
+pub fn timeseries_row(line: &mut String, r: &SeriesRow, n: &Names) {
     Line::new(line)
         .ms(r.t)
-        .text(&w.sh.dir.servers[r.server])
+        .text(&n.servers[r.server.ix()])
         .num(r.queue_depth)
         .flag(r.in_backoff)
         .fixed(r.tokens, 2)

@@ -127,7 +127,7 @@ pub fn simulate_limited(
     let summary = scn.file.simulation.records == RecordsMode::Summary;
     let mut observer = Observer::new(built.sim.world.clients.len(), summary);
     observer.verify_views = guards.verify_views;
-    observer.stream_to(streams)?;
+    observer.stream_to(streams, &built.sim.world)?;
     let mut sim = Simulation::with_capacity(built.sim, 1 << 12);
     for (t, ev) in built.initial {
         sim.schedule_at(t, ev);
