@@ -10,7 +10,7 @@
 //!
 //! Loading reads only; nothing is written.
 
-use super::locate::{guess_key, line_col, KeyPath, Locator, Seg};
+use super::locate::{guess_key, line_col, KeyPath, LazyLocator, Locator, Seg};
 use super::schema::*;
 use super::typed::*;
 use super::validate::{self, Problem, MAX_SERVERS};
@@ -140,7 +140,7 @@ pub fn load_with_overrides(
             message: first_line(e.message()),
         }]
     })?;
-    let loc = Locator::new(doc.as_table());
+    let loc = LazyLocator::new(doc.as_table());
     let mut ctx = Ctx {
         text,
         origin,
@@ -316,7 +316,7 @@ fn path_to(path: &KeyPath, n: usize) -> KeyPath {
 struct Ctx<'a> {
     text: &'a str,
     origin: &'a str,
-    loc: &'a Locator,
+    loc: &'a LazyLocator<'a>,
     /// Key paths of the overrides, in order.
     overrides: Vec<KeyPath>,
     errors: Vec<ScenarioError>,

@@ -293,6 +293,30 @@ impl Locator {
     }
 }
 
+/// A [`Locator`] built the first time something asks where a path is: only a file with
+/// an error needs one, and building it for a 10 000-server scenario (6.5 MB, 140 000 lines)
+/// took a third of its load time and 400 MB.
+pub struct LazyLocator<'a> {
+    root: &'a toml_edit::Table,
+    built: std::cell::OnceCell<Locator>,
+}
+
+impl<'a> LazyLocator<'a> {
+    pub fn new(root: &'a toml_edit::Table) -> Self {
+        LazyLocator {
+            root,
+            built: std::cell::OnceCell::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for LazyLocator<'_> {
+    type Target = Locator;
+    fn deref(&self) -> &Locator {
+        self.built.get_or_init(|| Locator::new(self.root))
+    }
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut off = offset.min(text.len());

@@ -3,7 +3,7 @@
 //! not hide the others), and every serde message is mapped back to its key path, line and
 //! column. Used by [`super::loader`].
 
-use super::locate::{KeyPath, Locator, Seg};
+use super::locate::{KeyPath, LazyLocator, Seg};
 use super::schema::*;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml_edit::{ImDocument, Item, Value};
@@ -47,35 +47,74 @@ pub(super) const PAIR_KEYS: [&str; 1] = ["jitter"];
 
 /// Arrays that must hold two elements but hold more. Serde's fixed-size arrays would drop
 /// the extra elements silently in one deserialiser and fail without a position in another.
-pub(super) fn long_pairs(loc: &Locator) -> Vec<TypedError> {
-    let mut out = vec![];
-    for (path, e) in &loc.entries {
-        let Some(Seg::Key(k)) = path.0.last() else {
-            continue;
-        };
-        if !PAIR_KEYS.contains(&k.as_str()) || !e.container {
-            continue;
-        }
-        let n = (0..)
-            .take_while(|&i| loc.get(&path.index(i)).is_some())
-            .count();
-        let is_array = n > 0 || loc.descendants(path).next().is_none();
-        if is_array && n > 2 {
-            out.push(TypedError {
-                path: path.clone(),
-                offset: loc.offset_of(path),
-                message: format!(
-                    "needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got {n})"
-                ),
-            });
+/// (Found on the document itself, in key-path order; the locator is asked only for a hit.)
+pub(super) fn long_pairs(root: &toml_edit::Table, loc: &LazyLocator<'_>) -> Vec<TypedError> {
+    fn table<'t>(
+        path: &KeyPath,
+        t: impl Iterator<Item = (&'t str, &'t Item)>,
+        out: &mut Vec<(KeyPath, usize)>,
+    ) {
+        for (k, item) in t {
+            let p = path.key(k);
+            let n = match item {
+                Item::Value(Value::Array(a)) => a.len(),
+                Item::ArrayOfTables(a) => a.len(),
+                _ => 0,
+            };
+            if PAIR_KEYS.contains(&k) && n > 2 {
+                out.push((p.clone(), n));
+            }
+            walk(&p, item, out);
         }
     }
-    out
+    fn value(path: &KeyPath, v: &Value, out: &mut Vec<(KeyPath, usize)>) {
+        match v {
+            Value::Array(a) => {
+                for (i, e) in a.iter().enumerate() {
+                    value(&path.index(i), e, out);
+                }
+            }
+            Value::InlineTable(t) => {
+                for (k, e) in t.iter() {
+                    let p = path.key(k);
+                    if let Value::Array(a) = e {
+                        if PAIR_KEYS.contains(&k) && a.len() > 2 {
+                            out.push((p.clone(), a.len()));
+                        }
+                    }
+                    value(&p, e, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    fn walk(path: &KeyPath, item: &Item, out: &mut Vec<(KeyPath, usize)>) {
+        match item {
+            Item::Value(v) => value(path, v, out),
+            Item::Table(t) => table(path, t.iter(), out),
+            Item::ArrayOfTables(a) => {
+                for (i, t) in a.iter().enumerate() {
+                    table(&path.index(i), t.iter(), out);
+                }
+            }
+            Item::None => {}
+        }
+    }
+    let mut hits = vec![];
+    table(&KeyPath::root(), root.iter(), &mut hits);
+    hits.sort();
+    hits.into_iter()
+        .map(|(path, n)| TypedError {
+            offset: loc.offset_of(&path),
+            path,
+            message: format!("needs exactly 2 elements, [low, high] as in [0.8, 1.4] (got {n})"),
+        })
+        .collect()
 }
 
 /// Deserialise every section of a document on its own and collect the errors.
-pub(super) fn typed_errors(root: &toml_edit::Table, loc: &Locator) -> Vec<TypedError> {
-    let mut out = long_pairs(loc);
+pub(super) fn typed_errors(root: &toml_edit::Table, loc: &LazyLocator<'_>) -> Vec<TypedError> {
+    let mut out = long_pairs(root, loc);
     let top = KeyPath::root();
     if !root.contains_key("simulation") {
         out.push(TypedError {
@@ -132,7 +171,7 @@ pub(super) fn typed_errors(root: &toml_edit::Table, loc: &Locator) -> Vec<TypedE
 
 /// A workload: dispatched on `kind` by hand, so that errors inside it keep their spans
 /// (serde's internally tagged enums lose them).
-pub(super) fn workload(mut item: Item, p: &KeyPath, loc: &Locator) -> Option<TypedError> {
+pub(super) fn workload(mut item: Item, p: &KeyPath, loc: &LazyLocator<'_>) -> Option<TypedError> {
     let kind = item
         .get("kind")
         .and_then(|k| k.as_str())
@@ -156,7 +195,7 @@ pub(super) fn workload(mut item: Item, p: &KeyPath, loc: &Locator) -> Option<Typ
 pub(super) fn each<T: DeserializeOwned>(
     item: &Item,
     p: &KeyPath,
-    loc: &Locator,
+    loc: &LazyLocator<'_>,
 ) -> Vec<TypedError> {
     match elements_or_type_error::<T>(item, p, loc) {
         Ok(list) => list
@@ -171,7 +210,7 @@ pub(super) fn each<T: DeserializeOwned>(
 pub(super) fn elements_or_type_error<T: DeserializeOwned>(
     item: &Item,
     p: &KeyPath,
-    loc: &Locator,
+    loc: &LazyLocator<'_>,
 ) -> Result<Vec<Item>, TypedError> {
     match item {
         Item::ArrayOfTables(_) | Item::Value(Value::Array(_)) => Ok(elements(item)),
@@ -208,7 +247,7 @@ pub(super) fn remove_key(item: &mut Item, key: &str) {
 pub(super) fn one<T: DeserializeOwned>(
     item: &Item,
     base: &KeyPath,
-    loc: &Locator,
+    loc: &LazyLocator<'_>,
 ) -> Option<TypedError> {
     let result = match item {
         Item::Table(t) => {
@@ -239,7 +278,7 @@ pub(super) fn locate_error(
     span: Option<std::ops::Range<usize>>,
     message: &str,
     base: &KeyPath,
-    loc: &Locator,
+    loc: &LazyLocator<'_>,
 ) -> TypedError {
     let (path, offset) = match &span {
         Some(s) => {
@@ -307,7 +346,7 @@ pub(super) fn typed_table(table: &toml::Table) -> Result<(), Vec<(KeyPath, Strin
     let text = toml::to_string(table).map_err(|e| vec![(KeyPath::root(), e.to_string())])?;
     let doc = ImDocument::parse(text.as_str())
         .map_err(|e| vec![(KeyPath::root(), first_line(e.message()))])?;
-    let loc = Locator::new(doc.as_table());
+    let loc = LazyLocator::new(doc.as_table());
     let errs = typed_errors(doc.as_table(), &loc);
     if errs.is_empty() {
         Ok(())
