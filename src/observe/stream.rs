@@ -314,12 +314,17 @@ impl Writer {
         }
     }
 
-    /// Hand over the last rows, wait for the thread, and take its files.
-    fn finish(&mut self) -> anyhow::Result<Vec<CsvFile>> {
+    /// Hand over the last rows: the thread writes them and ends.
+    fn close(&mut self) {
         if !self.batch.is_empty() {
             self.send();
         }
         self.to = None;
+    }
+
+    /// Hand over the last rows, wait for the thread, and take its files.
+    fn finish(&mut self) -> anyhow::Result<Vec<CsvFile>> {
+        self.close();
         match self.thread.take() {
             None => Ok(vec![]),
             Some(t) => t
@@ -412,9 +417,9 @@ impl Streams {
         self.fed.write_below(&mut self.out, below);
     }
 
-    /// Close every file: federation.csv, syncs.csv, convergence.csv, timeseries.csv
-    /// (none for streams to nowhere).
-    pub fn finish(mut self, _w: &World) -> anyhow::Result<Vec<CsvFile>> {
+    /// The run is over: hand the last rows over (the writer thread writes them while the
+    /// caller computes its metrics). No row may come after this.
+    pub fn end_input(&mut self) -> anyhow::Result<()> {
         self.fed.write_below(&mut self.out, Time::MAX);
         if let Some(t) = self.fed.late {
             anyhow::bail!(
@@ -422,6 +427,14 @@ impl Streams {
                 crate::kernel::time::to_ms(t)
             );
         }
+        self.out.close();
+        Ok(())
+    }
+
+    /// Close every file: federation.csv, syncs.csv, convergence.csv, timeseries.csv
+    /// (none for streams to nowhere).
+    pub fn finish(mut self, _w: &World) -> anyhow::Result<Vec<CsvFile>> {
+        self.end_input()?;
         self.out.finish()
     }
 }

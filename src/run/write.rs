@@ -57,8 +57,10 @@ pub fn write_run(
     mode: RecordsMode,
 ) -> anyhow::Result<RunOutcome> {
     let dir = &opts.out_dir;
-    // The streamed CSV files, closed (federation.csv's last rows written).
-    let streamed = std::mem::take(&mut fin.observer.streams).finish(&fin.world)?;
+    // The streamed CSV files: their last rows handed over, written by their thread while
+    // this one counts the deliveries, then closed.
+    let mut streams = std::mem::take(&mut fin.observer.streams);
+    streams.end_input()?;
     let w = &fin.world;
     let obs = &fin.observer;
     let (rows, stats, full) =
@@ -81,6 +83,7 @@ pub fn write_run(
     );
 
     // CSV files, in the digest's fixed order.
+    let streamed = streams.finish(w)?;
     let files = run_files(obs, w, full.then_some(rows.as_slice()), streamed)?;
     let run_digest = digest(&files)?;
 
@@ -204,7 +207,7 @@ pub fn write_run(
         "summary.json",
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
-    Ok(RunOutcome {
+    let outcome = RunOutcome {
         out_dir: dir.clone(),
         metrics,
         digest: run_digest,
@@ -212,7 +215,11 @@ pub fn write_run(
         expectations: checked,
         events: fin.events,
         wall_s: fin.wall_s,
-    })
+    };
+    // Freeing a large run's model (millions of small objects) takes a second: let a thread
+    // do it while the caller goes on.
+    std::thread::spawn(move || drop(fin));
+    Ok(outcome)
 }
 
 /// Every CSV of a run in the digest's fixed order: deliveries.csv (full mode only), then
