@@ -49,14 +49,17 @@ fn shipped_scenarios_fit_the_default_limits() {
     let large = std::fs::read_to_string(root().join("scenarios/large_federation.toml")).unwrap();
     let e = estimate(&load(&large, &[]));
     assert_eq!((e.servers, e.clients), (1000, 3158));
-    // Measured: 407 MiB, 6.0e6 kernel events; the estimate stays above, within 2x.
+    // Measured (2026-12-06, mimalloc, rows streamed): 231 MB peak, 4.7e6 kernel events.
+    // The memory model is linear and calibrated on 1 000 to 100 000 servers: here it is
+    // below the peak (0.65x), within 2x either way (the run's own --max-memory check reads
+    // the resident memory as it goes).
     assert!(
-        (400 << 20..800 << 20).contains(&e.memory_bytes),
+        (115_000_000..460_000_000).contains(&e.memory_bytes),
         "{}",
         e.memory_bytes
     );
     assert!(
-        (6_000_000..12_000_000).contains(&e.kernel_events),
+        (4_500_000..12_000_000).contains(&e.kernel_events),
         "{}",
         e.kernel_events
     );
@@ -89,7 +92,7 @@ fn too_many_clients_is_refused_at_the_key_that_sets_them() {
     assert!(
         e[0].starts_with("--set:1:1: `servers.defaults.clients_per_server`: estimated ")
             && e[0].contains("peak memory exceeds --max-memory 16 GiB; most of it (")
-            && e[0].contains("to 20 servers and 2.0e8 clients"),
+            && e[0].contains("from 20 servers × 1.0e7 clients on average"),
         "{}",
         e[0]
     );
@@ -115,15 +118,16 @@ clients_per_server = 1000
     let e = refusals(text, &[]);
     assert!(
         e[0].starts_with("t.toml:6:9: `servers.count`: estimated ")
-            && e[0].contains("TiB peak memory"),
+            && e[0].contains("GiB peak memory exceeds"),
         "{e:?}"
     );
-    // 60 000 servers in the live-location scenario: the room of all servers.
+    // 60 000 servers in the live-location scenario: the room of all servers (its rows are
+    // streamed and its pairs counted in summary: what it exceeds is the event budget).
     let live = std::fs::read_to_string(root().join("scenarios/live_location.toml")).unwrap();
     let e = refusals(&live, &["servers.count=60000"]);
     assert!(
         e[0].starts_with("--set:1:1: `servers.count`: estimated ")
-            && e[0].contains("GiB peak memory"),
+            && e[0].contains("exceeds --max-events 2.0e9"),
         "{e:?}"
     );
 }

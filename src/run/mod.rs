@@ -343,6 +343,6 @@ pub fn records_full(mode: RecordsMode, rows: usize) -> bool {
     match mode {
         RecordsMode::Full => true,
         RecordsMode::Summary => false,
-        RecordsMode::Auto => rows <= 1_000_000,
+        RecordsMode::Auto => rows <= crate::scenario::schema::AUTO_FULL_ROWS,
     }
 }

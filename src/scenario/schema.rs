@@ -28,6 +28,9 @@ pub struct ScenarioFile {
     pub sweep: Option<toml::Table>,
 }
 
+/// `records = "auto"` keeps delivery rows up to this many, then switches to summary mode.
+pub const AUTO_FULL_ROWS: usize = 1_000_000;
+
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordsMode {

@@ -453,7 +453,14 @@ pub fn estimate(scn: &Scenario) -> Estimate {
         part.memory_bytes += pair_mem;
     }
 
+    // Delivery rows kept: full mode all, auto mode up to its limit (then it drops them).
+    let kept_rows = match f.simulation.records {
+        RecordsMode::Full => totals.deliveries,
+        RecordsMode::Auto => totals.deliveries.min(AUTO_FULL_ROWS as f64),
+        RecordsMode::Summary => 0.0,
+    };
     let memory = BASE_BYTES
+        + kept_rows * BYTES_PER_DELIVERY_ROW
         + servers * BYTES_PER_SERVER
         + clients * BYTES_PER_CLIENT
         + memberships * BYTES_PER_MEMBERSHIP
