@@ -186,18 +186,42 @@ impl EphemeralMap {
         true
     }
 
-    /// The next time after `now` at which some key's top may change by expiry alone.
-    pub fn next_expiry(&self, key: &MapKey, now: Time) -> Option<Time> {
-        if !self.expire_entries {
-            return None;
+    /// After `key` changed at `now`: what it shows, and the expiry timer to schedule for it
+    /// (its next expiry after `now`, recorded as scheduled), unless the timer already
+    /// scheduled fires after `now` and no later than that. One lookup where `top`, the next
+    /// expiry, [`Self::expiry_at`] and [`Self::set_expiry_at`] made four (a client applies
+    /// every key of every sync response this way).
+    pub fn settle(&mut self, key: &MapKey, now: Time) -> (Option<Top>, Option<Time>) {
+        let expire = self.expire_entries;
+        let Some(slot) = self.entries.get_mut(key) else {
+            return (None, None);
+        };
+        let top = slot
+            .cands
+            .iter()
+            .find(|c| !expire || c.expires_at > now)
+            .map(|c| Top {
+                pdu: c.pdu,
+                active: !c.leave,
+            });
+        if !expire {
+            return (top, None);
         }
-        self.entries
-            .get(key)?
+        let Some(next) = slot
             .cands
             .iter()
             .filter(|c| c.expires_at > now)
             .map(|c| c.expires_at)
             .min()
+        else {
+            return (top, None);
+        };
+        let at = slot.expiry_at;
+        if at != NO_TIMER && at > now && at <= next {
+            return (top, None);
+        }
+        slot.expiry_at = next;
+        (top, Some(next))
     }
 
     /// The time of the expiry timer scheduled for `key`, if any.

@@ -165,7 +165,14 @@ impl Client {
         let mut items = vec![];
         for part in &resp.rooms {
             // Power levels: the state as of this response (the state section / timeline).
-            self.pl_view.insert(part.room, part.power.clone());
+            // (Most responses carry the map the client already holds: keep it.)
+            match self.pl_view.get_mut(&part.room) {
+                Some(p) if std::sync::Arc::ptr_eq(p, &part.power) => {}
+                Some(p) => *p = part.power.clone(),
+                None => {
+                    self.pl_view.insert(part.room, part.power.clone());
+                }
+            }
             items.extend(part.timeline_remaining.iter().copied());
             items.extend(part.sticky.iter().copied());
         }
@@ -208,8 +215,8 @@ impl Client {
         }
         let mut changes = Vec::with_capacity(touched.len());
         for (key, before) in touched {
-            let after = self.map.top(&key, now);
-            self.schedule_expiry(cx, &key);
+            let (after, timer) = self.map.settle(&key, now);
+            self.expiry_timer(cx, &key, timer);
             changes.push((key, before, after));
         }
         cx.probe(Probe::Synced(Box::new(Synced {
@@ -221,20 +228,16 @@ impl Client {
         self.send_sync(cx);
     }
 
-    fn schedule_expiry(&mut self, cx: &mut Cx<'_, '_>, key: &MapKey) {
-        let now = cx.now();
-        let Some(next) = self.map.next_expiry(key, now) else {
+    /// Queue the expiry timer the map recorded for `key` (`EphemeralMap::settle`).
+    fn expiry_timer(
+        &mut self,
+        cx: &mut Cx<'_, '_>,
+        key: &MapKey,
+        next: Option<crate::kernel::Time>,
+    ) {
+        let Some(next) = next else {
             return;
         };
-        // The timer already scheduled for this key is kept in the map's entry.
-        if self
-            .map
-            .expiry_at(key)
-            .is_some_and(|t| t > now && t <= next)
-        {
-            return;
-        }
-        self.map.set_expiry_at(key, Some(next));
         // An expiry after the end of the run would never be handled: keep it out of the
         // queue (most entries outlive an hour-long run; queueing them only slows the heap).
         if next > cx.sh.end {
@@ -256,8 +259,8 @@ impl Client {
             return;
         }
         self.map.set_expiry_at(&key, None);
-        let top = self.map.top(&key, now);
-        self.schedule_expiry(cx, &key);
+        let (top, timer) = self.map.settle(&key, now);
+        self.expiry_timer(cx, &key, timer);
         cx.probe(Probe::MapTop {
             client: self.id,
             key,
