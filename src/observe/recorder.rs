@@ -419,7 +419,17 @@ impl Observer {
         // Bytes of the response: an envelope, each room's part, each event, and each
         // remaining-time field.
         let mut bytes: u64 = 200;
+        let history = History {
+            w,
+            membership: &self.membership,
+            online: &self.online_changes,
+        };
         for part in &resp.rooms {
+            // Summary mode's receipts of this room's events: their lookups made once.
+            let mut room_tally = self
+                .tally
+                .as_mut()
+                .map(|tally| tally.room(&history, client, part.room));
             timeline_events += part.timeline.len() as u32;
             sticky_events += part.sticky.len() as u32;
             gappy |= part.limited;
@@ -454,18 +464,20 @@ impl Observer {
                     && before != after
                     && (after.as_ref().is_some_and(|a| a.active)
                         || before.as_ref().is_some_and(|b| b.active));
-                match &mut self.tally {
+                // (An event outside its part's room: never built so, but counted right.)
+                if room_tally.as_ref().is_some_and(|rt| rt.room() != p.room) {
+                    room_tally = self
+                        .tally
+                        .as_mut()
+                        .map(|tally| tally.room(&history, client, p.room));
+                }
+                match &mut room_tally {
                     None => {
                         self.received.entry((client, *pdu)).or_insert(t);
                     }
-                    Some(tally) => {
+                    Some(rt) => {
                         if let Some(info) = self.events.get(*pdu) {
-                            let h = History {
-                                w,
-                                membership: &self.membership,
-                                online: &self.online_changes,
-                            };
-                            tally.receipt(&h, client, *pdu, info, t);
+                            rt.receipt(*pdu, info, t);
                         }
                     }
                 }

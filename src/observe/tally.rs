@@ -68,12 +68,59 @@ impl Tally {
         info: &EventInfo,
         t: Time,
     ) {
-        let p = &h.w.sh.pdus[pdu];
+        let room = h.w.sh.pdus[pdu].room;
+        self.room(h, client, room).receipt(pdu, info, t);
+    }
+
+    /// What receipts by `client` of events of `room` need, looked up once (a sync response
+    /// carries a room's events together).
+    pub fn room<'a>(
+        &'a mut self,
+        h: &'a History<'a>,
+        client: ClientId,
+        room: RoomId,
+    ) -> RoomTally<'a> {
+        RoomTally {
+            w: h.w,
+            client,
+            room,
+            bits: self.seen.entry((client, room)).or_default(),
+            mem: h.membership.get(&(client, room)),
+            on: h.online.get(client.ix()).filter(|v| !v.is_empty()),
+            stats: &mut self.stats,
+            deferred: &mut self.deferred,
+        }
+    }
+}
+
+/// [`Tally::room`]: one client's receipts of one room's events.
+pub struct RoomTally<'a> {
+    w: &'a World,
+    client: ClientId,
+    room: RoomId,
+    bits: &'a mut Vec<u64>,
+    mem: Option<&'a Vec<(Time, bool)>>,
+    on: Option<&'a Vec<(Time, bool)>>,
+    stats: &'a mut DeliveryStats,
+    deferred: &'a mut IdMap<(ClientId, PduId), Time>,
+}
+
+impl RoomTally<'_> {
+    /// The room of these receipts.
+    pub fn room(&self) -> RoomId {
+        self.room
+    }
+
+    /// The client received `pdu` (of this room) at `t` (see [`Tally::receipt`]).
+    pub fn receipt(&mut self, pdu: PduId, info: &EventInfo, t: Time) {
+        let (client, w) = (self.client, self.w);
+        let p = &w.sh.pdus[pdu];
+        debug_assert_eq!(p.room, self.room);
         if client == p.sender || !p.is_sticky_kind() {
             return;
         }
-        let (room, local) = (p.room, h.w.sh.dir.server_of(client) == p.origin);
-        let bits = self.seen.entry((client, room)).or_default();
+        let local = w.sh.dir.server_of(client) == p.origin;
+        let bits = &mut *self.bits;
         let (word, bit) = (info.ord as usize / 64, 1u64 << (info.ord % 64));
         if bits.len() <= word {
             bits.resize(word + 1, 0);
@@ -84,8 +131,7 @@ impl Tally {
         bits[word] |= bit;
         let lo = info.created;
         let hi = info.origin_end.max(lo).max(lo + 1);
-        let mem = h.membership.get(&(client, room));
-        let on = h.online.get(client.ix()).filter(|v| !v.is_empty());
+        let (mem, on) = (self.mem, self.on);
         // The common case without building intervals: joined and online since before `t`,
         // and since before the window's end: the two open intervals overlap the window.
         if let (Some(&(mt, true)), Some(&(ot, true))) =
