@@ -473,3 +473,45 @@ pub fn view_agreement(w: &World, live: &[ClientId], room: RoomId, t: Time) -> (u
     }
     agreement_of(live.len(), groups.values())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// The witness is tried first and kept while it decides; the answer is the plain
+    /// "every live client but `skip`" whatever the witness.
+    #[test]
+    fn all_live_tries_its_witness_first_and_answers_as_a_full_walk() {
+        let live = [ClientId(1), ClientId(2), ClientId(3)];
+        let asked = RefCell::new(vec![]);
+        let fails_for = |bad: Vec<u32>| {
+            let asked = &asked;
+            move |c: &ClientId| {
+                asked.borrow_mut().push(c.0);
+                !bad.contains(&c.0)
+            }
+        };
+        let mut w = NOBODY;
+        assert!(!all_live(&live, None, &mut w, fails_for(vec![3])));
+        assert_eq!((w, asked.take()), (ClientId(3), vec![1, 2, 3]));
+        // Still failing for 3: one question.
+        assert!(!all_live(&live, None, &mut w, fails_for(vec![3])));
+        assert_eq!(asked.take(), vec![3]);
+        // 3 is fine now, 1 is not: 3 first, then the walk; the witness moves.
+        assert!(!all_live(&live, None, &mut w, fails_for(vec![1])));
+        assert_eq!((w, asked.take()), (ClientId(1), vec![3, 1]));
+        // Everyone fine: the witness, then a full walk, says so.
+        assert!(all_live(&live, None, &mut w, fails_for(vec![])));
+        assert_eq!(asked.take(), vec![1, 1, 2, 3]);
+        // A witness no longer live is not asked, nor is `skip` (failing, but skipped).
+        let mut gone = ClientId(9);
+        assert!(all_live(
+            &live,
+            Some(ClientId(2)),
+            &mut gone,
+            fails_for(vec![2, 9])
+        ));
+        assert_eq!(asked.take(), vec![1, 3]);
+    }
+}

@@ -302,6 +302,47 @@ mod tests {
         }
     }
 
+    /// `settle`: what the key shows and the one expiry timer to schedule, by hand: A1 wins
+    /// until it expires at 10 s, then A2 (beaten but longer-lived) until 20 s.
+    #[test]
+    fn settle_gives_the_top_and_each_expiry_timer_once() {
+        const S: Time = 1_000_000;
+        let mut m = EphemeralMap::new(true);
+        m.insert(key("A"), cand(1, 2000, 600_000, "$a1", false, 10 * S), 0);
+        m.insert(key("A"), cand(2, 1000, 600_000, "$a2", false, 20 * S), 0);
+        let a1 = Some(Top {
+            pdu: PduId(1),
+            active: true,
+        });
+        assert_eq!(m.settle(&key("A"), 0), (a1.clone(), Some(10 * S)));
+        assert_eq!(m.expiry_at(&key("A")), Some(10 * S));
+        // The timer at 10 s is scheduled: nothing more to schedule.
+        assert_eq!(m.settle(&key("A"), S), (a1, None));
+        // It fires (the client clears it first): A2 shows, its own expiry is next.
+        m.set_expiry_at(&key("A"), None);
+        let a2 = Some(Top {
+            pdu: PduId(2),
+            active: true,
+        });
+        assert_eq!(m.settle(&key("A"), 10 * S), (a2, Some(20 * S)));
+        m.set_expiry_at(&key("A"), None);
+        assert_eq!(m.settle(&key("A"), 20 * S), (None, None));
+        assert_eq!(m.settle(&key("B"), 0), (None, None));
+        // Without expiry, no timer ever.
+        let mut keep = EphemeralMap::new(false);
+        keep.insert(key("A"), cand(1, 2000, 600_000, "$a1", false, 10 * S), 0);
+        assert_eq!(
+            keep.settle(&key("A"), 30 * S),
+            (
+                Some(Top {
+                    pdu: PduId(1),
+                    active: true
+                }),
+                None
+            )
+        );
+    }
+
     #[test]
     fn leave_tombstones_its_key() {
         let mut m = EphemeralMap::new(true);
