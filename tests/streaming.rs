@@ -29,7 +29,7 @@ fn check(path: &str, seed: &str) {
     )
     .expect("simulates");
     let files = std::mem::take(&mut fin.observer.streams)
-        .finish(&fin.world)
+        .finish()
         .expect("finishes");
     assert_eq!(files.len(), 4);
     for f in &files {

@@ -122,11 +122,6 @@ impl CsvStream {
         Ok(s)
     }
 
-    /// Whether rows go anywhere.
-    pub fn active(&self) -> bool {
-        self.out.is_some()
-    }
-
     /// Append one row, built by `fill` into the (cleared) line buffer.
     pub fn row(&mut self, fill: impl FnOnce(&mut String)) {
         if self.out.is_none() {
@@ -297,7 +292,7 @@ impl Writer {
     }
 
     fn push(&mut self, row: Row) {
-        if self.to.is_none() {
+        if !self.active() {
             return;
         }
         self.batch.push(row);
@@ -433,7 +428,7 @@ impl Streams {
 
     /// Close every file: federation.csv, syncs.csv, convergence.csv, timeseries.csv
     /// (none for streams to nowhere).
-    pub fn finish(mut self, _w: &World) -> anyhow::Result<Vec<CsvFile>> {
+    pub fn finish(mut self) -> anyhow::Result<Vec<CsvFile>> {
         self.end_input()?;
         self.out.finish()
     }

@@ -58,20 +58,6 @@ impl Tally {
         })
     }
 
-    /// Client `client` received sticky event `pdu` at `t`. Only the first receipt counts,
-    /// and never the sender's own (not due).
-    pub fn receipt(
-        &mut self,
-        h: &History<'_>,
-        client: ClientId,
-        pdu: PduId,
-        info: &EventInfo,
-        t: Time,
-    ) {
-        let room = h.w.sh.pdus[pdu].room;
-        self.room(h, client, room).receipt(pdu, info, t);
-    }
-
     /// What receipts by `client` of events of `room` need, looked up once (a sync response
     /// carries a room's events together).
     pub fn room<'a>(
@@ -111,7 +97,8 @@ impl RoomTally<'_> {
         self.room
     }
 
-    /// The client received `pdu` (of this room) at `t` (see [`Tally::receipt`]).
+    /// The client received sticky event `pdu` (of this room) at `t`. Only the first receipt
+    /// counts, and never the sender's own (not due).
     pub fn receipt(&mut self, pdu: PduId, info: &EventInfo, t: Time) {
         let (client, w) = (self.client, self.w);
         let p = &w.sh.pdus[pdu];

@@ -83,7 +83,7 @@ pub fn write_run(
     );
 
     // CSV files, in the digest's fixed order.
-    let streamed = streams.finish(w)?;
+    let streamed = streams.finish()?;
     let files = run_files(obs, w, full.then_some(rows.as_slice()), streamed)?;
     let run_digest = digest(&files)?;
 
@@ -188,9 +188,8 @@ pub fn write_run(
             s.push('\n');
         }
         write_atomic(dir, "trace.jsonl", s.as_bytes())?;
-        let servers: Vec<String> = w.sh.dir.servers.iter().cloned().collect();
-        let clients: Vec<String> = w.sh.dir.clients.iter().map(|x| x.name.clone()).collect();
-        let mut mmd = render(&trace, &servers, &clients, SEQUENCE_CAP);
+        let names = crate::observe::stream::Names::of(w);
+        let mut mmd = render(&trace, &names.servers, &names.clients, SEQUENCE_CAP);
         if let Some(f) = &opts.trace_filter {
             // Say in the diagram (and so in report.md) that lines were left out on purpose.
             let line = format!(

@@ -49,21 +49,26 @@ pub(super) const PAIR_KEYS: [&str; 1] = ["jitter"];
 /// the extra elements silently in one deserialiser and fail without a position in another.
 /// (Found on the document itself, in key-path order; the locator is asked only for a hit.)
 pub(super) fn long_pairs(root: &toml_edit::Table, loc: &LazyLocator<'_>) -> Vec<TypedError> {
+    /// Key `k` under `path` holds an array of `n` elements (0: not an array).
+    fn key(path: &KeyPath, k: &str, n: usize, out: &mut Vec<(KeyPath, usize)>) -> KeyPath {
+        let p = path.key(k);
+        if PAIR_KEYS.contains(&k) && n > 2 {
+            out.push((p.clone(), n));
+        }
+        p
+    }
     fn table<'t>(
         path: &KeyPath,
         t: impl Iterator<Item = (&'t str, &'t Item)>,
         out: &mut Vec<(KeyPath, usize)>,
     ) {
         for (k, item) in t {
-            let p = path.key(k);
             let n = match item {
                 Item::Value(Value::Array(a)) => a.len(),
                 Item::ArrayOfTables(a) => a.len(),
                 _ => 0,
             };
-            if PAIR_KEYS.contains(&k) && n > 2 {
-                out.push((p.clone(), n));
-            }
+            let p = key(path, k, n, out);
             walk(&p, item, out);
         }
     }
@@ -76,12 +81,8 @@ pub(super) fn long_pairs(root: &toml_edit::Table, loc: &LazyLocator<'_>) -> Vec<
             }
             Value::InlineTable(t) => {
                 for (k, e) in t.iter() {
-                    let p = path.key(k);
-                    if let Value::Array(a) = e {
-                        if PAIR_KEYS.contains(&k) && a.len() > 2 {
-                            out.push((p.clone(), a.len()));
-                        }
-                    }
+                    let n = e.as_array().map_or(0, |a| a.len());
+                    let p = key(path, k, n, out);
                     value(&p, e, out);
                 }
             }

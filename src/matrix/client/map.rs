@@ -50,6 +50,19 @@ pub struct EphemeralMap {
     room_versions: Vec<(RoomId, u64)>,
 }
 
+/// Whether a candidate still counts at `now` (always, without `expire_entries`).
+fn alive(expire: bool, c: &Candidate, now: Time) -> bool {
+    !expire || c.expires_at > now
+}
+
+/// What a key with these candidates (best first) shows at `now`.
+fn top_of(expire: bool, list: &[Candidate], now: Time) -> Option<Top> {
+    list.iter().find(|c| alive(expire, c, now)).map(|c| Top {
+        pdu: c.pdu,
+        active: !c.leave,
+    })
+}
+
 /// One key of the map: its candidates, and the expiry timer already scheduled for it (kept
 /// here rather than in a second map keyed the same way; `NO_TIMER` when none: 8 bytes
 /// rather than an `Option`'s 16, in every key of every client's map).
@@ -107,7 +120,7 @@ impl EphemeralMap {
     }
 
     fn alive(&self, c: &Candidate, now: Time) -> bool {
-        !self.expire_entries || c.expires_at > now
+        alive(self.expire_entries, c, now)
     }
 
     /// What `key` shows at `now`.
@@ -117,10 +130,7 @@ impl EphemeralMap {
 
     /// What a key with these candidates shows at `now`.
     fn top_of(&self, list: &[Candidate], now: Time) -> Option<Top> {
-        list.iter().find(|c| self.alive(c, now)).map(|c| Top {
-            pdu: c.pdu,
-            active: !c.leave,
-        })
+        top_of(self.expire_entries, list, now)
     }
 
     /// The order value of what `key` shows at `now` (for "at least as new as" checks).
@@ -196,14 +206,7 @@ impl EphemeralMap {
         let Some(slot) = self.entries.get_mut(key) else {
             return (None, None);
         };
-        let top = slot
-            .cands
-            .iter()
-            .find(|c| !expire || c.expires_at > now)
-            .map(|c| Top {
-                pdu: c.pdu,
-                active: !c.leave,
-            });
+        let top = top_of(expire, &slot.cands, now);
         if !expire {
             return (top, None);
         }
