@@ -5,7 +5,7 @@ use super::convergence::{view_agreement, Open, Views};
 use super::running::{Divergence, FedTotals, SyncTotals};
 use super::spam::{Fresh, FreshSync};
 use super::stream::{StreamTo, Streams};
-use super::tally::{History, Tally};
+use super::tally::{History, RoomTally, Tally};
 use super::Path;
 use crate::kernel::hash::{IdMap, IdSet};
 use crate::kernel::Time;
@@ -424,12 +424,11 @@ impl Observer {
             membership: &self.membership,
             online: &self.online_changes,
         };
+        let summary = self.tally.is_some();
+        // Summary mode's receipts of one room's events: their lookups made at the room's
+        // first receipt, once for the run of events of that room.
+        let mut room_tally: Option<RoomTally<'_>> = None;
         for part in &resp.rooms {
-            // Summary mode's receipts of this room's events: their lookups made once.
-            let mut room_tally = self
-                .tally
-                .as_mut()
-                .map(|tally| tally.room(&history, client, part.room));
             timeline_events += part.timeline.len() as u32;
             sticky_events += part.sticky.len() as u32;
             gappy |= part.limited;
@@ -464,21 +463,17 @@ impl Observer {
                     && before != after
                     && (after.as_ref().is_some_and(|a| a.active)
                         || before.as_ref().is_some_and(|b| b.active));
-                // (An event outside its part's room: never built so, but counted right.)
-                if room_tally.as_ref().is_some_and(|rt| rt.room() != p.room) {
-                    room_tally = self
-                        .tally
-                        .as_mut()
-                        .map(|tally| tally.room(&history, client, p.room));
-                }
-                match &mut room_tally {
-                    None => {
-                        self.received.entry((client, *pdu)).or_insert(t);
+                if !summary {
+                    self.received.entry((client, *pdu)).or_insert(t);
+                } else if let Some(info) = self.events.get(*pdu) {
+                    if room_tally.as_ref().is_none_or(|rt| rt.room() != p.room) {
+                        room_tally = self
+                            .tally
+                            .as_mut()
+                            .map(|tally| tally.room(&history, client, p.room));
                     }
-                    Some(rt) => {
-                        if let Some(info) = self.events.get(*pdu) {
-                            rt.receipt(*pdu, info, t);
-                        }
+                    if let Some(rt) = &mut room_tally {
+                        rt.receipt(*pdu, info, t);
                     }
                 }
                 if !actionable {
