@@ -98,9 +98,7 @@ fuzz_target!(|data: &[u8]| {
     // Every CSV of the run, kept in memory: the streamed ones and those built at the end.
     let run = || {
         let mut f = simulate_limited(&scn, false, false, false, &guards, StreamTo::Memory).ok()?;
-        let streamed = std::mem::take(&mut f.observer.streams)
-            .finish(&f.world)
-            .ok()?;
+        let streamed = std::mem::take(&mut f.observer.streams).finish().ok()?;
         let (_, writes, ghosts) =
             stickysim::observe::tables::in_memory(&f.observer, &f.world, None);
         let mut files: Vec<(&str, Vec<u8>)> = streamed
